@@ -1,0 +1,40 @@
+"""Shared fixtures: a workspace with its owner, a connected simulator account, chats."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from timelines.models import Workspace
+from whatsapp.models import Account, Chat
+
+
+@pytest.fixture
+def owner(db):
+    return get_user_model().objects.create_user(
+        "owner", "owner@example.com", "pw-owner-123", first_name="Olive", last_name="Owner"
+    )
+
+
+@pytest.fixture
+def workspace(owner):
+    return Workspace.create_for(owner, "Acme")
+
+
+@pytest.fixture
+def account(workspace, owner):
+    account = Account.objects.create(
+        workspace=workspace, phone="+15105566777", connected_by=owner, transport="simulator"
+    )
+    account.mark_connected()
+    return account
+
+
+@pytest.fixture
+def chat(account):
+    chat, _ = Chat.get_or_create_direct(account, "+14151231234", "John Doe")
+    return chat
+
+
+@pytest.fixture
+def group_chat(account):
+    chat, _ = Chat.get_or_create_group(account, "120363000000000000@g.us", "Team")
+    return chat

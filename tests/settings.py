@@ -1,0 +1,13 @@
+"""Settings for the test suite: the project's settings with test-only defaults."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+# The tests' receivers and fake servers listen on 127.0.0.1; tests of the private-address guard
+# turn this off again with override_settings.
+os.environ.setdefault("ALLOW_PRIVATE_URLS", "true")
+os.environ.setdefault("SITE_URL", "http://testserver")
+
+from timelines.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,84 @@
+"""The product's core: a workspace (a team) and who belongs to it."""
+
+from django.conf import settings
+from django.db import models, transaction
+
+
+class WorkspaceQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """Workspaces the user belongs to, as owner or member."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user).distinct()
+
+    def by_ref(self, ref):
+        """The workspace named by `ref`: its numeric id or its exact name.
+
+        Admins script with names; ids disambiguate when a name looks like a number.
+        """
+        ref = str(ref).strip()
+        if ref.isdigit():
+            found = self.filter(pk=int(ref)).first()
+            if found:
+                return found
+        return self.get(name=ref)
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_workspaces"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def create_for(cls, owner, name):
+        """A new workspace with its owner as its first member."""
+        with transaction.atomic():
+            workspace = cls.objects.create(owner=owner, name=name)
+            Membership.objects.create(workspace=workspace, user=owner, role=Membership.OWNER)
+        return workspace
+
+    def is_owner(self, user):
+        return user.is_authenticated and user.pk == self.owner_id
+
+    def is_member(self, user):
+        """Owner or member: may view the workspace's pages."""
+        if not user.is_authenticated:
+            return False
+        return self.memberships.filter(user=user).exists()
+
+    def add_member(self, user):
+        membership, _ = Membership.objects.get_or_create(
+            workspace=self, user=user, defaults={"role": Membership.MEMBER}
+        )
+        return membership
+
+
+class Membership(models.Model):
+    OWNER = "owner"
+    MEMBER = "member"
+    ROLES = [(OWNER, "Owner"), (MEMBER, "Member")]
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=ROLES, default=MEMBER)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="one_membership_per_user")
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.workspace} ({self.role})"

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from timelines import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("", views.home, name="home"),
+    path("", include("credits.urls")),
+    path("", include("whatsapp.urls")),
+    path("", include("webhooks.inbound.urls")),
+    path("", include("webhooks.outbound.urls")),
+]

@@ -1,0 +1,264 @@
+"""WhatsApp accounts, chats and messages."""
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from timelines.models import Workspace
+from whatsapp.jids import contact_jid, is_group_jid, normalize_jid
+from whatsapp.phones import InvalidPhone, normalize_phone
+
+
+def validate_phone(value):
+    try:
+        normalize_phone(value)
+    except InvalidPhone as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def new_message_id():
+    """'wa_backend:' + 20 uppercase hex characters, the form TimelinesAI answers with."""
+    return "wa_backend:" + secrets.token_hex(10).upper()
+
+
+class Account(models.Model):
+    """A phone number connected to a workspace through a transport."""
+
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    STATUSES = [(CONNECTED, "Connected"), (DISCONNECTED, "Disconnected")]
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="accounts")
+    phone = models.CharField(max_length=20, validators=[validate_phone])
+    # The member who connected the account; reported as whatsapp_account.full_name / .email.
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="connected_accounts",
+    )
+    status = models.CharField(max_length=20, choices=STATUSES, default=DISCONNECTED)
+    last_connected_at = models.DateTimeField(null=True, blank=True)
+    transport = models.CharField(max_length=30, default="simulator")
+    transport_settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Paced sender state: when this account may send next (indexed, the dispatcher polls it),
+    # and who currently holds the right to send for it.
+    next_send_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["workspace", "phone"]
+        verbose_name = "WhatsApp account"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "phone"], name="one_account_per_phone")
+        ]
+
+    def __str__(self):
+        return self.phone
+
+    def save(self, *args, **kwargs):
+        self.phone = normalize_phone(self.phone)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_connected(self):
+        return self.status == self.CONNECTED
+
+    def mark_connected(self):
+        self.status = self.CONNECTED
+        self.last_connected_at = timezone.now()
+        self.save(update_fields=["status", "last_connected_at"])
+
+    def mark_disconnected(self):
+        self.status = self.DISCONNECTED
+        self.save(update_fields=["status"])
+
+    @property
+    def member_name(self):
+        user = self.connected_by
+        return (user.get_full_name() or user.get_username()) if user else ""
+
+    @property
+    def member_email(self):
+        return self.connected_by.email if self.connected_by else ""
+
+    def get_transport(self):
+        from whatsapp.transports import get_transport
+
+        return get_transport(self)
+
+
+class ChatQuerySet(models.QuerySet):
+    def of_workspace(self, workspace):
+        return self.filter(account__workspace=workspace)
+
+
+class Chat(models.Model):
+    """A direct chat with a contact or a group chat, on one account.
+
+    The primary key is the public, numeric `chat_id`.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="chats")
+    jid = models.CharField(max_length=80)
+    phone = models.CharField(max_length=20, blank=True)  # empty for groups
+    name = models.CharField(max_length=200)
+    is_group = models.BooleanField(default=False)
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responsible_chats",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = ChatQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["account", "jid"], name="one_chat_per_jid")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def chat_id(self):
+        return str(self.pk)
+
+    @property
+    def workspace(self):
+        return self.account.workspace
+
+    @property
+    def chat_url(self):
+        return f"{settings.SITE_URL}/chat/{self.pk}/messages/"
+
+    @property
+    def responsible_name(self):
+        user = self.responsible
+        return (user.get_full_name() or user.get_username()) if user else ""
+
+    @property
+    def responsible_email(self):
+        return self.responsible.email if self.responsible else ""
+
+    def clean(self):
+        self.jid = normalize_jid(self.jid)
+        self.is_group = is_group_jid(self.jid)
+        if self.is_group:
+            self.phone = ""
+        elif self.phone:
+            self.phone = normalize_phone(self.phone)
+
+    @classmethod
+    def get_or_create_direct(cls, account, phone, name=""):
+        """The direct chat with `phone` on `account`, created if needed: (chat, created)."""
+        phone = normalize_phone(phone)
+        return cls.objects.get_or_create(
+            account=account,
+            jid=contact_jid(phone),
+            defaults={"phone": phone, "name": name or phone, "is_group": False},
+        )
+
+    @classmethod
+    def get_or_create_group(cls, account, jid, name=""):
+        jid = normalize_jid(jid)
+        return cls.objects.get_or_create(
+            account=account, jid=jid, defaults={"name": name or jid, "is_group": True}
+        )
+
+
+class Message(models.Model):
+    SENT = "sent"
+    RECEIVED = "received"
+    DIRECTIONS = [(SENT, "Sent"), (RECEIVED, "Received")]
+
+    # Delivery status of messages we send; received messages have none ("").
+    QUEUED = "queued"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    STATUSES = [
+        (QUEUED, "Queued"),
+        (SENDING, "Sending"),
+        (SENT, "Sent"),
+        (DELIVERED, "Delivered"),
+        (READ, "Read"),
+        (FAILED, "Failed"),
+    ]
+
+    ORIGIN_INBOUND_WEBHOOK = "inbound_webhook"
+    ORIGIN_PHONE = "phone"
+    ORIGIN_WEB = "web"
+    ORIGIN_API = "api"
+    ORIGIN_CONTACT = "contact"
+    ORIGINS = [
+        (ORIGIN_INBOUND_WEBHOOK, "Inbound webhook"),
+        (ORIGIN_PHONE, "Phone app"),
+        (ORIGIN_WEB, "Web UI"),
+        (ORIGIN_API, "API"),
+        (ORIGIN_CONTACT, "Contact"),
+    ]
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.CharField(max_length=64, unique=True, default=new_message_id)
+    # The transport's own id for the message (WAHA's id, the simulator's), to match events.
+    external_id = models.CharField(max_length=200, blank=True, db_index=True)
+    direction = models.CharField(max_length=10, choices=DIRECTIONS)
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    stored_at = models.DateTimeField(auto_now_add=True)
+    origin = models.CharField(max_length=20, choices=ORIGINS)
+    # True when storing this message created its chat (outbound payloads' is_new_chat).
+    created_chat = models.BooleanField(default=False)
+
+    sender_name = models.CharField(max_length=200, blank=True)
+    sender_phone = models.CharField(max_length=20, blank=True)
+    recipient_name = models.CharField(max_length=200, blank=True)
+    recipient_phone = models.CharField(max_length=20, blank=True)
+    text = models.TextField(blank=True)
+
+    # Attachment: for messages to send, the URL to fetch it from; for every message, what it is.
+    attachment_url = models.URLField(max_length=2000, blank=True)
+    attachment_name = models.CharField(max_length=255, blank=True)
+    attachment_mime = models.CharField(max_length=100, blank=True)
+    attachment_size = models.PositiveIntegerField(null=True, blank=True)
+
+    status = models.CharField(max_length=10, choices=STATUSES, blank=True, db_index=True)
+    error = models.TextField(blank=True)
+    credits = models.PositiveSmallIntegerField(default=0)  # reserved for sending it
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)  # no send before this (backoff)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        indexes = [
+            models.Index(fields=["chat", "timestamp"], name="message_chat_time"),
+            models.Index(fields=["status", "queued_at"], name="message_status_queue"),
+        ]
+
+    def __str__(self):
+        return self.message_id
+
+    @property
+    def has_attachment(self):
+        return bool(self.attachment_name or self.attachment_url)
+
+    @property
+    def permalink_anchor(self):
+        """The fragment that points at this message on its chat page."""
+        return f"m-{self.message_id.split(':')[-1]}"

@@ -1,0 +1,42 @@
+"""Queueing a message to send: store it as `queued` and reserve its credits in one transaction,
+then wake the paced sender for its account once that transaction has committed."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from credits.models import reserve
+from whatsapp import sender
+from whatsapp.models import Message, new_message_id
+from whatsapp.store import store_message
+
+
+def message_cost(text, has_attachment):
+    """I10: 1 credit a message, 2 when it has non-empty text and an attachment."""
+    return 2 if has_attachment and (text or "").strip() else 1
+
+
+def queue_message(
+    chat, *, text="", origin, attachment_url="", attachment_name="", created_chat=False
+):
+    """Queue a message for sending; raises credits.models.QuotaExceeded and stores nothing when
+    the workspace's balance is short."""
+    cost = message_cost(text, bool(attachment_url))
+    message_id = new_message_id()
+    with transaction.atomic():
+        reserve(chat.account.workspace, cost, message_id)
+        message = store_message(
+            chat,
+            direction=Message.SENT,
+            origin=origin,
+            created_chat=created_chat,
+            message_id=message_id,
+            text=text or "",
+            attachment_url=attachment_url,
+            attachment_name=attachment_name,
+            status=Message.QUEUED,
+            queued_at=timezone.now(),
+            credits=cost,
+        )
+        account_id = chat.account_id
+        transaction.on_commit(lambda: sender.wake(account_id))
+    return message

@@ -1,0 +1,14 @@
+"""What the whatsapp app announces, for apps above it (the outbound webhook) to hook into.
+
+Both are sent inside the transaction that made the change, so a receiver that writes rows (a
+delivery to make) commits or rolls back together with the message.
+"""
+
+from django.dispatch import Signal
+
+# A message row was stored. Arguments: message.
+message_stored = Signal()
+
+# A message we send changed status (queued -> sending -> sent -> delivered -> read, or failed).
+# Arguments: message, previous (the status before).
+message_status_changed = Signal()

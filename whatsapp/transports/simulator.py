@@ -1,0 +1,56 @@
+"""The simulator: the embedded default transport, so the product can be tried with no phone.
+
+Sending succeeds at once, except for numbers whose last four digits are 0000, which fail with a
+permanent "not on WhatsApp" error (like a payment provider's test card numbers). Received
+messages are injected with `receive` (the `simulate_incoming` command).
+"""
+
+import uuid
+
+from django.db import transaction
+
+from whatsapp.models import Chat, Message
+from whatsapp.phones import normalize_phone
+from whatsapp.store import store_message
+from whatsapp.transports import NotOnWhatsApp, Transport
+
+FAILING_SUFFIX = "0000"
+
+
+class SimulatorTransport(Transport):
+    def send(self, message, attachment=None):
+        phone = message.chat.phone
+        if phone and phone.endswith(FAILING_SUFFIX):
+            raise NotOnWhatsApp(phone)
+        return f"sim-{uuid.uuid4().hex}"
+
+    def receive(self, *, from_phone, text, name="", group=""):
+        """Store a received message as if the contact had sent it; returns the Message.
+
+        With `group`, the message arrives in the group chat of that name (created if needed)
+        from the participant `from_phone`.
+        """
+        from_phone = normalize_phone(from_phone)
+        with transaction.atomic():
+            if group:
+                chat, created = self._group_chat(group)
+            else:
+                chat, created = Chat.get_or_create_direct(self.account, from_phone, name)
+            return store_message(
+                chat,
+                direction=Message.RECEIVED,
+                origin=Message.ORIGIN_CONTACT,
+                created_chat=created,
+                text=text,
+                external_id=f"sim-{uuid.uuid4().hex}",
+                sender_name=name or from_phone,
+                sender_phone=from_phone,
+            )
+
+    def _group_chat(self, name):
+        existing = Chat.objects.filter(account=self.account, is_group=True, name=name).first()
+        if existing:
+            return existing, False
+        # A simulated group gets a stable, made-up group JID derived from its name.
+        digits = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account.pk}/{name}").int)[:18]
+        return Chat.get_or_create_group(self.account, f"{digits}@g.us", name)
