@@ -262,3 +262,8 @@ class Message(models.Model):
     def permalink_anchor(self):
         """The fragment that points at this message on its chat page."""
         return f"m-{self.message_id.split(':')[-1]}"
+
+    @property
+    def permalink(self):
+        """An absolute link that opens the chat page at this message (aggregation text)."""
+        return f"{self.chat.chat_url}?around={self.message_id}#{self.permalink_anchor}"
