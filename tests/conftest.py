@@ -38,3 +38,18 @@ def chat(account):
 def group_chat(account):
     chat, _ = Chat.get_or_create_group(account, "120363000000000000@g.us", "Team")
     return chat
+
+
+# The owner's web UI: a member of the workspace and a user of another workspace.
+@pytest.fixture
+def member(workspace):
+    user = get_user_model().objects.create_user("member", "member@example.com", "pw-member-123")
+    workspace.add_member(user)
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    user = get_user_model().objects.create_user("outsider", "out@example.com", "pw-outsider-123")
+    Workspace.create_for(user, "Elsewhere")
+    return user

@@ -16,7 +16,15 @@ def workspace_for_member(request, workspace_id):
     workspace = get_object_or_404(Workspace, pk=workspace_id)
     if not workspace.is_member(request.user):
         raise Http404("No such workspace")
+    use_workspace(request, workspace)
     return workspace
+
+
+def use_workspace(request, workspace):
+    """Make `workspace` the one the header shows and "/" returns to."""
+    request.workspace = workspace
+    if request.session.get(SESSION_KEY) != workspace.pk:
+        request.session[SESSION_KEY] = workspace.pk
 
 
 def workspace_for_owner(request, workspace_id):
