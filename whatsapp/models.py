@@ -99,6 +99,17 @@ class ChatQuerySet(models.QuerySet):
     def of_workspace(self, workspace):
         return self.filter(account__workspace=workspace)
 
+    def with_last_message(self):
+        """Chats annotated with their latest message (last_at, last_text, last_attachment,
+        last_direction), most recently active first; one query however many chats."""
+        last = Message.objects.filter(chat=models.OuterRef("pk")).order_by("-timestamp", "-id")
+        return self.annotate(
+            last_at=models.Subquery(last.values("timestamp")[:1]),
+            last_text=models.Subquery(last.values("text")[:1]),
+            last_attachment=models.Subquery(last.values("attachment_name")[:1]),
+            last_direction=models.Subquery(last.values("direction")[:1]),
+        ).order_by(models.F("last_at").desc(nulls_last=True), "name", "pk")
+
 
 class Chat(models.Model):
     """A direct chat with a contact or a group chat, on one account.
@@ -262,6 +273,13 @@ class Message(models.Model):
     def permalink_anchor(self):
         """The fragment that points at this message on its chat page."""
         return f"m-{self.message_id.split(':')[-1]}"
+
+    def position_in_chat(self):
+        """How many messages of its chat come before this one (in the chat's order)."""
+        earlier = models.Q(timestamp__lt=self.timestamp) | models.Q(
+            timestamp=self.timestamp, id__lt=self.id
+        )
+        return Message.objects.filter(earlier, chat_id=self.chat_id).count()
 
     @property
     def permalink(self):
