@@ -56,6 +56,19 @@ class Workspace(models.Model):
             return False
         return self.memberships.filter(user=user).exists()
 
+    def sync_owner_membership(self):
+        """Make the owner a member with the owner role, and demote a previous owner to member.
+
+        `create_for` does this for new workspaces; the admin calls it after an owner change.
+        """
+        with transaction.atomic():
+            self.memberships.filter(role=Membership.OWNER).exclude(user=self.owner).update(
+                role=Membership.MEMBER
+            )
+            Membership.objects.update_or_create(
+                workspace=self, user=self.owner, defaults={"role": Membership.OWNER}
+            )
+
     def add_member(self, user):
         membership, _ = Membership.objects.get_or_create(
             workspace=self, user=user, defaults={"role": Membership.MEMBER}

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from timelines.models import Workspace
-from whatsapp.jids import contact_jid, is_group_jid, normalize_jid
+from whatsapp.jids import InvalidJid, contact_jid, is_group_jid, jid_user, normalize_jid
 from whatsapp.phones import InvalidPhone, normalize_phone
 
 
@@ -162,12 +162,23 @@ class Chat(models.Model):
         return self.responsible.email if self.responsible else ""
 
     def clean(self):
-        self.jid = normalize_jid(self.jid)
+        """Normalise the JID and derive the rest from it (forms, the admin).
+
+        A direct chat's phone is always its JID's number, so the two cannot disagree; a group has
+        no phone.
+        """
+        try:
+            self.jid = normalize_jid(self.jid)
+        except InvalidJid as exc:
+            raise ValidationError({"jid": str(exc)}) from None
         self.is_group = is_group_jid(self.jid)
         if self.is_group:
             self.phone = ""
-        elif self.phone:
-            self.phone = normalize_phone(self.phone)
+            return
+        try:
+            self.phone = normalize_phone("+" + jid_user(self.jid))
+        except InvalidPhone as exc:
+            raise ValidationError({"jid": str(exc)}) from None
 
     @classmethod
     def get_or_create_direct(cls, account, phone, name=""):

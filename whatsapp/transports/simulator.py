@@ -12,9 +12,28 @@ from django.db import transaction
 from whatsapp.models import Chat, Message
 from whatsapp.phones import normalize_phone
 from whatsapp.store import store_message
-from whatsapp.transports import NotOnWhatsApp, Transport
+from whatsapp.transports import NotOnWhatsApp, Transport, get_transport
 
 FAILING_SUFFIX = "0000"
+
+
+class NotASimulator(ValueError):
+    pass
+
+
+def simulator_for(account):
+    """The account's transport if it is the simulator; NotASimulator otherwise.
+
+    Only a simulated account may be handed made-up received messages: on a real account they
+    would sit in the timeline beside what the contact really wrote.
+    """
+    transport = get_transport(account)
+    if not isinstance(transport, SimulatorTransport):
+        raise NotASimulator(
+            f"Account {account.phone} uses the '{account.transport}' transport, not the "
+            "simulator: only simulator accounts can receive simulated messages."
+        )
+    return transport
 
 
 class SimulatorTransport(Transport):

@@ -1,0 +1,221 @@
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from whatsapp.models import Account, Chat, Message
+from whatsapp.phones import InvalidPhone, normalize_phone
+from whatsapp.transports.simulator import NotASimulator, simulator_for
+
+
+class AccountForm(forms.ModelForm):
+    # A free-text transport name would only fail at send time; offer the registry's names.
+    transport = forms.ChoiceField(choices=[])
+
+    class Meta:
+        model = Account
+        fields = ["workspace", "phone", "connected_by", "transport", "transport_settings"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["transport"].choices = [(n, n) for n in settings.WHATSAPP_TRANSPORTS]
+
+    def clean_phone(self):
+        try:
+            return normalize_phone(self.cleaned_data["phone"])
+        except InvalidPhone as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class InjectForm(forms.Form):
+    from_phone = forms.CharField(label="From phone", help_text="International, e.g. +14151231234")
+    name = forms.CharField(required=False, help_text="The sender's name as shown in the timeline")
+    group = forms.CharField(
+        required=False, help_text="A group chat's name: the message arrives in that group"
+    )
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_from_phone(self):
+        try:
+            return normalize_phone(self.cleaned_data["from_phone"])
+        except InvalidPhone as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    list_display = [
+        "phone",
+        "workspace",
+        "status",
+        "transport",
+        "connected_by",
+        "last_connected_at",
+        "next_send_at",
+    ]
+    list_filter = ["status", "transport", "workspace"]
+    list_select_related = ["workspace", "connected_by"]
+    search_fields = ["phone", "workspace__name", "connected_by__username", "connected_by__email"]
+    raw_id_fields = ["workspace", "connected_by"]
+    # Status changes go through the actions, which keep last_connected_at right; the sender's
+    # pacing state belongs to the sender.
+    readonly_fields = [
+        "status",
+        "last_connected_at",
+        "created_at",
+        "next_send_at",
+        "lease_until",
+        "lease_token",
+        "simulator",
+    ]
+    actions = ["mark_connected", "mark_disconnected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Chats and messages record this number and belong to this workspace: moving either
+            # would rewrite history.
+            fields += ["workspace", "phone"]
+        return fields
+
+    @admin.action(description="Mark selected accounts connected")
+    def mark_connected(self, request, queryset):
+        for account in queryset:
+            account.mark_connected()
+        self.message_user(request, f"{len(queryset)} account(s) marked connected.")
+
+    @admin.action(description="Mark selected accounts disconnected")
+    def mark_disconnected(self, request, queryset):
+        for account in queryset:
+            account.mark_disconnected()
+        self.message_user(request, f"{len(queryset)} account(s) marked disconnected.")
+
+    @admin.display(description="Simulator")
+    def simulator(self, obj):
+        if obj.pk is None or obj.transport != "simulator":
+            return "—"
+        url = reverse("admin:whatsapp_account_inject", args=[obj.pk])
+        return format_html('<a href="{}">Inject a received message</a>', url)
+
+    def get_urls(self):
+        inject = self.admin_site.admin_view(self.inject_view)
+        return [
+            path("<int:account_id>/inject/", inject, name="whatsapp_account_inject"),
+        ] + super().get_urls()
+
+    def inject_view(self, request, account_id):
+        """SPEC: the simulator lets an admin inject a received message."""
+        account = get_object_or_404(Account, pk=account_id)
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        form = InjectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                message = simulator_for(account).receive(**form.cleaned_data)
+            except NotASimulator as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"Stored {message.message_id} in “{message.chat}”.")
+                return redirect("admin:whatsapp_message_change", message.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Inject a received message into {account}",
+            "opts": self.opts,
+            "account": account,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/whatsapp/account/inject.html", context)
+
+
+@admin.register(Chat)
+class ChatAdmin(admin.ModelAdmin):
+    list_display = ["name", "id", "account", "workspace", "is_group", "phone", "created_at"]
+    list_filter = ["is_group", "account__workspace", "account"]
+    list_select_related = ["account__workspace"]
+    search_fields = ["=id", "name", "phone", "jid"]
+    raw_id_fields = ["account", "responsible"]
+    date_hierarchy = "created_at"
+    # phone and is_group follow from the JID (Chat.clean).
+    readonly_fields = ["id", "phone", "is_group", "created_at", "chat_url", "messages_link"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # The chat_id and its JID are what integrations hold on to.
+            fields += ["account", "jid"]
+        return fields
+
+    @admin.display(ordering="account__workspace__name")
+    def workspace(self, obj):
+        return obj.account.workspace
+
+    @admin.display(description="Messages")
+    def messages_link(self, obj):
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:whatsapp_message_changelist") + f"?chat__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} message(s)</a>', url, obj.messages.count())
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "message_id",
+        "chat",
+        "direction",
+        "status",
+        "timestamp",
+        "sender_name",
+        "short_text",
+        "origin",
+    ]
+    list_filter = ["direction", "status", "origin", "chat__account__workspace"]
+    list_select_related = ["chat"]
+    search_fields = [
+        "=message_id",
+        "=external_id",
+        "text",
+        "sender_name",
+        "sender_phone",
+        "recipient_phone",
+        "chat__name",
+    ]
+    date_hierarchy = "timestamp"
+    raw_id_fields = ["chat"]
+    # Identity, direction, times and the delivery state: changing any of them would bypass the
+    # sender (credits, refunds, signals) or break what integrations were told.
+    readonly_fields = [
+        "message_id",
+        "external_id",
+        "chat",
+        "direction",
+        "origin",
+        "created_chat",
+        "timestamp",
+        "stored_at",
+        "status",
+        "error",
+        "credits",
+        "send_attempts",
+        "retry_at",
+        "queued_at",
+        "sending_at",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+        "failed_at",
+    ]
+
+    def has_add_permission(self, request):
+        # Messages are stored by store_message only (or injected through an account's simulator).
+        return False
+
+    @admin.display(description="Text")
+    def short_text(self, obj):
+        return Truncator(obj.text).chars(60)
