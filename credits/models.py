@@ -71,6 +71,12 @@ class LedgerEntry(models.Model):
     def __str__(self):
         return f"{self.kind} {self.amount:+d} ({self.workspace})"
 
+    def save(self, *args, **kwargs):
+        # Append-only: the balance is the ledger's sum, so an edited entry would silently break it.
+        if self.pk is not None:
+            raise ValueError("Ledger entries are append-only; record a new entry instead.")
+        super().save(*args, **kwargs)
+
     @classmethod
     def total(cls, workspace):
         return cls.objects.filter(workspace=workspace).aggregate(s=Sum("amount"))["s"] or 0
