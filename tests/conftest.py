@@ -53,3 +53,23 @@ def outsider(db):
     user = get_user_model().objects.create_user("outsider", "out@example.com", "pw-outsider-123")
     Workspace.create_for(user, "Elsewhere")
     return user
+
+
+# -- outbound webhook ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver():
+    from tests.outbound_helpers import Receiver
+
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def outbound(workspace, account, receiver):
+    """The workspace's outbound webhook, enabled, per message, pointing at the receiver."""
+    from webhooks.outbound.models import OutboundWebhook
+
+    return OutboundWebhook.for_workspace(workspace).configure(url=receiver.url, enabled=True)

@@ -92,8 +92,12 @@ def request(
     timeout=DEFAULT_TIMEOUT,
     max_bytes=None,
     session=None,
+    follow_redirects=True,
 ):
     """Make one request (following up to MAX_REDIRECTS checked redirects); return a Response.
+
+    With follow_redirects=False a 3xx answer is returned as it is (webhook receivers must answer
+    2xx themselves; a redirect is their error to fix, not ours to follow).
 
     Raises FetchError (UnsafeURL, TooLarge) with a readable reason for every failure to get an
     answer; a non-2xx answer is a Response, not an error.
@@ -106,7 +110,7 @@ def request(
         check_url(url)
         raw = _send(http, method, url, all_headers, data, json, timeout)
         with raw:
-            if raw.is_redirect and raw.headers.get("location"):
+            if follow_redirects and raw.is_redirect and raw.headers.get("location"):
                 history.append(url)
                 url = urljoin(url, raw.headers["location"])
                 if raw.status_code in (301, 302, 303) and method != "HEAD":

@@ -1,7 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OutboundConfig(AppConfig):
     name = "webhooks.outbound"
     label = "outbound"
     verbose_name = "Outbound webhooks"
+
+    def ready(self):
+        from webhooks.outbound import events, tasks  # noqa: F401  (connects the receivers)
+
+        post_migrate.connect(tasks.ensure_schedules, sender=self, dispatch_uid="outbound-schedules")

@@ -1,0 +1,389 @@
+"""The outbound webhook (SPEC O1–O9): a workspace's configuration, the deliveries to make (one row
+per request, the database is the queue), the attempts made (the log) and the messages waiting for
+their aggregation window."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from timelines import safehttp
+from timelines.models import Workspace
+from webhooks.outbound import signing
+from whatsapp.models import Chat, Message
+
+# O1: "Don't aggregate" is 0 hours.
+NONE = 0
+GRANULARITIES = [
+    (NONE, "Don't aggregate"),
+    (1, "Every hour"),
+    (6, "Every 6 hours"),
+    (12, "Every 12 hours"),
+    (24, "Every 24 hours"),
+]
+# O6: more than this many consecutive failed attempts switch the webhook off.
+MAX_CONSECUTIVE_FAILURES = 10
+LOG_SIZE = 100  # attempts kept per workspace (O8 download)
+
+
+def validate_webhook_url(url):
+    """Refuse, when saved, what the seam would refuse when sending: not http(s), a private
+    address while ALLOW_PRIVATE_URLS is off, a host that does not resolve."""
+    try:
+        safehttp.check_url(url)
+    except safehttp.FetchError as exc:
+        raise ValidationError(f"This URL cannot be used: {exc}.") from None
+
+
+def window_end_after(moment, hours):
+    """The first UTC multiple of `hours` strictly after `moment` (windows are aligned: a 6-hour
+    window ends at 00:00, 06:00, 12:00 or 18:00 UTC)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    step = hours * 3600
+    elapsed = int((moment - epoch).total_seconds())
+    return epoch + timedelta(seconds=(elapsed // step + 1) * step)
+
+
+class OutboundWebhook(models.Model):
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="outbound_webhook"
+    )
+    url = models.CharField(
+        "webhook URL", max_length=2000, blank=True, validators=[validate_webhook_url]
+    )
+    enabled = models.BooleanField("webhook enabled", default=False)
+    granularity = models.PositiveSmallIntegerField(
+        "aggregation granularity", choices=GRANULARITIES, default=NONE
+    )
+    secret = models.CharField("signing secret", max_length=100, default=signing.new_secret)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.TextField(blank=True)
+    # Messages with an attachment are not sent (O2); counted so the owner can see why.
+    skipped_attachments = models.PositiveIntegerField(default=0)
+    last_skipped_at = models.DateTimeField(null=True, blank=True)
+    # The aggregation window now open (both empty when not aggregating). A granularity change
+    # only takes effect when this window closes, so no message is bundled twice or lost.
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "outbound webhook"
+
+    def __str__(self):
+        return f"{self.workspace}: {self.url or '(no URL)'}"
+
+    @classmethod
+    def for_workspace(cls, workspace):
+        webhook, _ = cls.objects.get_or_create(workspace=workspace)
+        return webhook
+
+    @property
+    def granularity_value(self):
+        """As the command prints it: "none" or the number of hours."""
+        return "none" if self.granularity == NONE else self.granularity
+
+    @property
+    def is_aggregating(self):
+        return self.window_end is not None
+
+    def as_dict(self):
+        return {
+            "url": self.url,
+            "enabled": self.enabled,
+            "granularity": self.granularity_value,
+            "secret": self.secret,
+            "consecutive_failures": self.consecutive_failures,
+        }
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def configure(self, *, url=None, granularity=None, enabled=None):
+        """Change any of the settings at once; raises ValidationError (nothing saved) when the URL
+        is refused or the webhook would be enabled without one."""
+        with transaction.atomic():
+            locked = OutboundWebhook.objects.select_for_update().get(pk=self.pk)
+            if url is not None:
+                locked.url = url.strip()
+                locked.full_clean(exclude=["workspace", "secret"])
+            if granularity is not None:
+                locked._set_granularity(granularity)
+            locked.save()
+            if enabled is True:
+                locked.enable()
+            elif enabled is False:
+                locked.disable()
+        self.refresh_from_db()
+        return self
+
+    def _set_granularity(self, hours):
+        if hours not in dict(GRANULARITIES):
+            raise ValidationError(f"Granularity must be one of none, 1, 6, 12, 24; not {hours}.")
+        self.granularity = hours
+        if hours != NONE and self.window_end is None:
+            # Nothing is being aggregated yet: the first window opens now.
+            now = timezone.now()
+            self.window_start, self.window_end = now, window_end_after(now, hours)
+
+    def enable(self):
+        """Switch on; pending deliveries (kept through the disable, O7) go out at once."""
+        if not self.url:
+            raise ValidationError("Set the webhook URL before enabling the webhook.")
+        from webhooks.outbound import dispatch
+
+        now = timezone.now()
+        with transaction.atomic():
+            OutboundWebhook.objects.filter(pk=self.pk).update(
+                enabled=True, consecutive_failures=0, updated_at=now
+            )
+            self.deliveries.filter(state=Delivery.PENDING).update(next_attempt_at=now)
+            transaction.on_commit(dispatch.wake)
+        self.enabled, self.consecutive_failures = True, 0
+
+    def disable(self, reason="Switched off by the owner."):
+        now = timezone.now()
+        OutboundWebhook.objects.filter(pk=self.pk).update(
+            enabled=False, disabled_at=now, disabled_reason=reason, updated_at=now
+        )
+        self.enabled, self.disabled_at, self.disabled_reason = False, now, reason
+
+    def rotate_secret(self):
+        self.secret = signing.new_secret()
+        self.save(update_fields=["secret", "updated_at"])
+        return self.secret
+
+    def count_skipped(self):
+        OutboundWebhook.objects.filter(pk=self.pk).update(
+            skipped_attachments=F("skipped_attachments") + 1, last_skipped_at=timezone.now()
+        )
+
+    # -- outcomes (O6) ---------------------------------------------------------------------------
+
+    def count_outcomes(self, outcomes):
+        """Fold a batch of attempt results (True = success, in order) into the failure streak;
+        switch off on the 11th consecutive failure. Returns True when this call disabled it."""
+        trailing = len(outcomes) - (
+            max(i for i, ok in enumerate(outcomes) if ok) + 1 if any(outcomes) else 0
+        )
+        webhooks = OutboundWebhook.objects.filter(pk=self.pk)
+        if any(outcomes):
+            webhooks.update(consecutive_failures=trailing)
+        elif trailing:
+            webhooks.update(consecutive_failures=F("consecutive_failures") + trailing)
+        return self._disable_if_failing()
+
+    def _disable_if_failing(self):
+        reason = "More than 10 consecutive delivery errors."
+        # The update is the compare-and-swap: only the one worker that flips `enabled` sends the
+        # email, however many attempts fail at the same moment.
+        won = OutboundWebhook.objects.filter(
+            pk=self.pk, enabled=True, consecutive_failures__gt=MAX_CONSECUTIVE_FAILURES
+        ).update(enabled=False, disabled_at=timezone.now(), disabled_reason=reason)
+        if won:
+            from webhooks.outbound import emails
+
+            webhook_id = self.pk
+            transaction.on_commit(lambda: emails.send_disabled_email(webhook_id))
+        return bool(won)
+
+    # -- the log (O8) ----------------------------------------------------------------------------
+
+    def recent_attempts(self, limit=10):
+        """The latest attempts, newest first, for the Outbound page: `at`, `status`/`error`,
+        `delivery.chat` and `delivery.message_count` are what the page shows."""
+        return self.attempts.select_related("delivery__chat").order_by("-pk")[:limit]
+
+    def log_entries(self, limit=LOG_SIZE):
+        return [attempt.as_log_entry() for attempt in self.recent_attempts(limit)]
+
+    def prune_log(self, keep=LOG_SIZE):
+        """Drop attempts older than the `keep` latest, so storage stays bounded per workspace."""
+        cutoff = self.attempts.order_by("-pk").values_list("pk", flat=True)[keep : keep + 1]
+        cutoff = list(cutoff)
+        if cutoff:
+            self.attempts.filter(pk__lte=cutoff[0]).delete()
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def due(self, now):
+        """Pending deliveries of enabled webhooks whose time has come and that nobody holds, and
+        that are the oldest unfinished one of their chat (per-chat order)."""
+        earlier = Delivery.objects.filter(
+            chat_id=models.OuterRef("chat_id"), state=Delivery.PENDING, pk__lt=models.OuterRef("pk")
+        )
+        return (
+            self.filter(state=Delivery.PENDING, webhook__enabled=True, next_attempt_at__lte=now)
+            .filter(models.Q(claimed_until__isnull=True) | models.Q(claimed_until__lt=now))
+            .exclude(models.Exists(earlier))
+        )
+
+
+class Delivery(models.Model):
+    """One request to make: a message (O3) or a bundle of a chat's messages (O4)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STATES = [(PENDING, "Pending"), (SUCCEEDED, "Delivered"), (FAILED, "Failed (gave up)")]
+    MESSAGE = "message"
+    BUNDLE = "bundle"
+    KINDS = [(MESSAGE, "Message"), (BUNDLE, "Bundle")]
+
+    webhook = models.ForeignKey(
+        OutboundWebhook, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    kind = models.CharField(max_length=10, choices=KINDS)
+    chat = models.ForeignKey(
+        Chat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message_count = models.PositiveIntegerField(default=1)
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries"
+    )
+    # The `webhook-id` header: the same on every retry and redelivery of this event.
+    event_id = models.CharField(max_length=64, default=signing.new_webhook_id, db_index=True)
+    body = models.TextField()
+
+    state = models.CharField(max_length=10, choices=STATES, default=PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["chat", "state", "id"], name="delivery_chat_order"),
+        ]
+        constraints = [
+            # A message is announced once; only the owner's redeliveries repeat it.
+            models.UniqueConstraint(
+                fields=["message"],
+                condition=models.Q(redelivery_of__isnull=True),
+                name="one_delivery_per_message",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.event_id} ({self.state})"
+
+    def redeliver(self):
+        """A fresh delivery of the same body with the same webhook-id (it is the same event, and
+        receivers de-duplicate on it), due now; returns it."""
+        from webhooks.outbound import dispatch
+
+        with transaction.atomic():
+            copy = Delivery.objects.create(
+                webhook=self.webhook,
+                kind=self.kind,
+                chat_id=self.chat_id,
+                message_count=self.message_count,
+                redelivery_of=self,
+                event_id=self.event_id,
+                body=self.body,
+            )
+            transaction.on_commit(dispatch.wake)
+        return copy
+
+
+class Attempt(models.Model):
+    """One POST made for a delivery: everything sent and received (O8)."""
+
+    BODY_LIMIT = 20 * 1024
+
+    webhook = models.ForeignKey(OutboundWebhook, on_delete=models.CASCADE, related_name="attempts")
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    url = models.CharField(max_length=2000)
+    request_headers = models.JSONField(default=dict)
+    request_body = models.TextField()
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict)
+    response_body = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["webhook", "-id"], name="attempt_latest")]
+
+    def __str__(self):
+        return f"{self.delivery.event_id} #{self.number}"
+
+    @property
+    def outcome(self):
+        """Status code or error, as the page shows it."""
+        return str(self.status) if self.status and not self.error else self.error
+
+    def as_log_entry(self):
+        delivery = self.delivery
+        return {
+            "at": self.at.isoformat(),
+            "delivery": {
+                "webhook_id": delivery.event_id,
+                "kind": delivery.kind,
+                "chat_id": str(delivery.chat_id or ""),
+                "message_count": delivery.message_count,
+                "attempt": self.number,
+                "state": delivery.state,
+            },
+            "request": {
+                "method": "POST",
+                "url": self.url,
+                "headers": self.request_headers,
+                "body": self.request_body,
+            },
+            "response": {
+                "status": self.status,
+                "headers": self.response_headers,
+                "body": self.response_body,
+            },
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "succeeded": self.succeeded,
+        }
+
+
+class PendingMessage(models.Model):
+    """A message waiting for its aggregation window to close (O4). The row is the promise that it
+    will be bundled exactly once: bundling creates the delivery and deletes the row together."""
+
+    webhook = models.ForeignKey(
+        OutboundWebhook, on_delete=models.CASCADE, related_name="pending_messages"
+    )
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["webhook", "timestamp"], name="pending_window")]
+
+    def __str__(self):
+        return f"{self.message_id} waiting in {self.webhook_id}"
+
+
+class DispatchLease(models.Model):
+    """Who is draining the delivery queue right now, so that a burst of messages enqueues one
+    drain task rather than one per message."""
+
+    name = models.CharField(max_length=50, unique=True)
+    until = models.DateTimeField(null=True, blank=True)
+    token = models.CharField(max_length=32, blank=True)
+
+    def __str__(self):
+        return self.name

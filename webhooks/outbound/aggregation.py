@@ -1,0 +1,119 @@
+"""Aggregated deliveries (O4): when a workspace's window closes, one bundle per chat.
+
+Windows are aligned to UTC multiples of G hours. The tick claims a closed window with a
+compare-and-swap on `window_end`, so one worker handles it however many run the tick. Messages
+wait as PendingMessage rows; a window takes those with a timestamp before its end, which is also
+the late-message rule: a message stored late joins the window its timestamp belongs to if that
+window has not been bundled yet, otherwise it is older than the next window's end and joins the
+next bundle. Bundling a batch of chats creates the deliveries and deletes their pending rows in
+one transaction, so a crash loses nothing and repeats nothing.
+
+Queries are per batch of chats (distinct chats, their pending messages, the chats, one bulk
+insert, one delete), never per message.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from webhooks.outbound import payloads
+from webhooks.outbound.models import (
+    NONE,
+    Delivery,
+    OutboundWebhook,
+    PendingMessage,
+    window_end_after,
+)
+from whatsapp.models import Chat
+
+CHATS_PER_BATCH = 500
+MAX_BUNDLE = 500  # messages per request; a larger bundle is split
+DELETE_CHUNK = 5000
+
+
+def close_due_windows(now=None):
+    """Bundle every window that has closed; returns the number of deliveries made."""
+    now = now or timezone.now()
+    made = 0
+    while True:
+        due = list(
+            OutboundWebhook.objects.filter(window_end__lte=now).values_list("pk", "window_end")
+        )
+        if not due:
+            return made
+        for webhook_id, window_end in due:
+            made += close_window(webhook_id, window_end)
+
+
+def close_window(webhook_id, window_end):
+    """Advance the webhook past `window_end` (if nobody else did) and bundle that window."""
+    webhook = OutboundWebhook.objects.get(pk=webhook_id)
+    window_start = webhook.window_start
+    # The granularity chosen now applies from the next window on.
+    following = (
+        None if webhook.granularity == NONE else window_end_after(window_end, webhook.granularity)
+    )
+    won = OutboundWebhook.objects.filter(pk=webhook_id, window_end=window_end).update(
+        window_start=window_end if following else None, window_end=following
+    )
+    if not won:
+        return 0
+    return bundle_window(webhook, window_start, window_end)
+
+
+def bundle_window(webhook, window_start, window_end):
+    made = 0
+    while True:
+        created = bundle_batch(webhook, window_start, window_end)
+        if created is None:
+            return made
+        made += created
+
+
+def bundle_batch(webhook, window_start, window_end, size=CHATS_PER_BATCH):
+    """Bundle the next `size` chats with messages waiting; None when there are none left."""
+    waiting = PendingMessage.objects.filter(webhook=webhook, timestamp__lt=window_end)
+    with transaction.atomic():
+        chat_ids = list(
+            waiting.order_by("chat_id").values_list("chat_id", flat=True).distinct()[:size]
+        )
+        if not chat_ids:
+            return None
+        items = list(
+            waiting.filter(chat_id__in=chat_ids)
+            .select_related("message")
+            .order_by("chat_id", "timestamp", "message_id")
+        )
+        chats = Chat.objects.select_related("account__connected_by", "responsible").in_bulk(
+            chat_ids
+        )
+        deliveries = list(build_deliveries(webhook, chats, items, window_start, window_end))
+        Delivery.objects.bulk_create(deliveries, batch_size=500)
+        ids = [item.pk for item in items]
+        for start in range(0, len(ids), DELETE_CHUNK):
+            PendingMessage.objects.filter(pk__in=ids[start : start + DELETE_CHUNK]).delete()
+    return len(deliveries)
+
+
+def build_deliveries(webhook, chats, items, window_start, window_end):
+    by_chat = {}
+    for item in items:
+        by_chat.setdefault(item.chat_id, []).append(item.message)
+    for chat_id, messages in by_chat.items():
+        chat = chats[chat_id]
+        is_new = _created_in_window(chat, messages, window_start, window_end)
+        for start in range(0, len(messages), MAX_BUNDLE):
+            part = messages[start : start + MAX_BUNDLE]
+            body = payloads.encode(payloads.bundle_payload(chat, part, is_new))
+            yield Delivery(
+                webhook=webhook,
+                kind=Delivery.BUNDLE,
+                chat=chat,
+                message_count=len(part),
+                body=body,
+            )
+
+
+def _created_in_window(chat, messages, window_start, window_end):
+    if any(m.created_chat for m in messages):
+        return True
+    return window_start is not None and window_start <= chat.created_at < window_end

@@ -1,0 +1,254 @@
+"""Making deliveries (O5–O7): claim due rows, POST them from a small thread pool, record every
+attempt and decide what happens next, all state in the database (no django-q2 retries).
+
+Claiming is `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL plus a compare-and-swap on
+`claimed_until` that also holds on SQLite, so several drains (several machines) can share the
+queue. A chat's deliveries are handed out one at a time, oldest first, so per-message events keep
+their order. Threads only do HTTP; all database work stays on the drain's own connection.
+"""
+
+import email.utils
+import random
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from timelines import safehttp
+from webhooks.outbound import signing
+from webhooks.outbound.models import Attempt, Delivery, DispatchLease
+
+USER_AGENT = "Timelines-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
+# Delays after the 1st, 2nd, ... failed attempt; after the last one the delivery is given up.
+RETRY_DELAYS = [10, 60, 5 * 60, 30 * 60, 2 * 3600]
+MAX_RETRY_AFTER = 24 * 3600
+MAX_RESPONSE_BYTES = 1024 * 1024
+BATCH = 20
+THREADS = 8
+LEASE = timedelta(seconds=120)
+DRAIN_BUDGET = 50  # seconds; below Q_CLUSTER's task timeout (90)
+LEASE_NAME = "outbound-drain"
+
+
+def request_timeout():
+    """O5's 10 seconds; a setting so tests of a slow receiver need not wait that long."""
+    return getattr(settings, "OUTBOUND_WEBHOOK_TIMEOUT", 10)
+
+
+@dataclass
+class Result:
+    delivery: Delivery
+    url: str
+    request_headers: dict
+    at: datetime = field(default_factory=timezone.now)
+    status: int | None = None
+    response_headers: dict = field(default_factory=dict)
+    response_body: str = ""
+    duration_ms: int = 0
+    error: str = ""
+    retry_after: float | None = None
+
+    @property
+    def ok(self):
+        return not self.error and self.status is not None and 200 <= self.status < 300
+
+    def attempt(self):
+        return Attempt(
+            webhook_id=self.delivery.webhook_id,
+            delivery=self.delivery,
+            number=self.delivery.attempts + 1,
+            at=self.at,
+            url=self.url,
+            request_headers=self.request_headers,
+            request_body=self.delivery.body,
+            status=self.status,
+            response_headers=self.response_headers,
+            response_body=self.response_body,
+            duration_ms=self.duration_ms,
+            error=self.error,
+            succeeded=self.ok,
+        )
+
+
+# -- claiming ----
+
+
+def claim(limit=BATCH, now=None):
+    """Take up to `limit` due deliveries for this drain; returns them with their webhook."""
+    now = now or timezone.now()
+    token = secrets.token_hex(8)
+    with transaction.atomic():
+        due = Delivery.objects.due(now).select_for_update(skip_locked=True, of=("self",))
+        ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        Delivery.objects.filter(free, pk__in=ids, state=Delivery.PENDING).update(
+            claimed_until=now + LEASE, claim_token=token
+        )
+    claimed = Delivery.objects.filter(claim_token=token).select_related("webhook").order_by("pk")
+    return list(claimed)
+
+
+# -- posting (threads: no database here) ----
+
+
+def post(delivery):
+    webhook = delivery.webhook
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        **signing.headers(webhook.secret, delivery.event_id, int(time.time()), delivery.body),
+    }
+    result = Result(delivery=delivery, url=webhook.url, request_headers=headers)
+    started = time.monotonic()
+    try:
+        response = safehttp.request(
+            "POST",
+            webhook.url,
+            headers=headers,
+            data=delivery.body.encode(),
+            timeout=request_timeout(),
+            max_bytes=MAX_RESPONSE_BYTES,
+            follow_redirects=False,
+        )
+    except safehttp.FetchError as exc:
+        result.error = str(exc)
+    else:
+        _read_response(result, response)
+    result.duration_ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def _read_response(result, response):
+    result.status = response.status
+    result.response_headers = response.headers
+    result.response_body = response.text(limit=Attempt.BODY_LIMIT)
+    if response.ok:
+        return
+    result.retry_after = parse_retry_after(response.headers.get("retry-after", ""))
+    if 300 <= response.status < 400:
+        where = response.headers.get("location", "somewhere else")
+        result.error = (
+            f"the receiver answered {response.status} (redirect to {where}); webhooks are not "
+            "redirected: use the final URL"
+        )
+    else:
+        result.error = f"the receiver answered {response.status}, not 2xx"
+
+
+def parse_retry_after(value):
+    """Seconds from a Retry-After header (seconds or an HTTP date); None when absent or bad."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - timezone.now()).total_seconds())
+
+
+# -- recording ----
+
+
+def retry_delay(failed_attempts, retry_after=None):
+    """Growing delays with ±20 % jitter (so a receiver coming back is not hit by everyone at once),
+    never sooner than the receiver asked with Retry-After."""
+    base = RETRY_DELAYS[failed_attempts - 1] * random.uniform(0.8, 1.2)
+    if retry_after:
+        base = max(base, min(retry_after, MAX_RETRY_AFTER))
+    return timedelta(seconds=base)
+
+
+def settle(delivery, result, now):
+    delivery.attempts += 1
+    delivery.last_status = result.status
+    delivery.last_error = result.error
+    delivery.claimed_until, delivery.claim_token = None, ""
+    if result.ok:
+        delivery.state, delivery.finished_at = Delivery.SUCCEEDED, now
+    elif delivery.attempts > len(RETRY_DELAYS):
+        delivery.state, delivery.finished_at = Delivery.FAILED, now
+    else:
+        delivery.next_attempt_at = now + retry_delay(delivery.attempts, result.retry_after)
+
+
+SETTLED_FIELDS = [
+    "attempts",
+    "last_status",
+    "last_error",
+    "claimed_until",
+    "claim_token",
+    "state",
+    "finished_at",
+    "next_attempt_at",
+]
+
+
+def record(results):
+    """Log the attempts, move each delivery on, and count successes and failures per webhook."""
+    now = timezone.now()
+    with transaction.atomic():
+        Attempt.objects.bulk_create([r.attempt() for r in results])
+        for result in results:
+            settle(result.delivery, result, now)
+        Delivery.objects.bulk_update([r.delivery for r in results], SETTLED_FIELDS)
+        outcomes = {}
+        for result in results:
+            webhook = result.delivery.webhook
+            outcomes.setdefault(webhook.pk, (webhook, []))[1].append(result.ok)
+        for webhook, oks in outcomes.values():
+            webhook.count_outcomes(oks)
+
+
+# -- draining ----
+
+
+def deliver_due(budget=DRAIN_BUDGET):
+    """Deliver what is due, batch after batch, until nothing is or the budget is spent; returns
+    the number of attempts made."""
+    started, made = time.monotonic(), 0
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="outbound") as pool:
+        while time.monotonic() - started < budget:
+            batch = claim()
+            if not batch:
+                break
+            record(list(pool.map(post, batch)))
+            made += len(batch)
+    return made
+
+
+def wake():
+    """Make sure due deliveries will be made soon: one drain task, however many callers."""
+    token = _take_lease()
+    if token:
+        from django_q.tasks import async_task
+
+        async_task("webhooks.outbound.dispatch.drain", token, task_name="outbound drain")
+
+
+def drain(token):
+    """The django-q2 task: drain, hand the lease back, and start again if work arrived while
+    the lease was held (its wake() found the lease taken and did nothing)."""
+    try:
+        deliver_due()
+    finally:
+        DispatchLease.objects.filter(name=LEASE_NAME, token=token).update(until=None, token="")
+    if Delivery.objects.due(timezone.now()).exists():
+        wake()
+
+
+def _take_lease():
+    now = timezone.now()
+    DispatchLease.objects.get_or_create(name=LEASE_NAME)
+    token = secrets.token_hex(8)
+    free = Q(until__isnull=True) | Q(until__lt=now)
+    won = DispatchLease.objects.filter(free, name=LEASE_NAME).update(until=now + LEASE, token=token)
+    return token if won else None
