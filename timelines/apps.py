@@ -6,4 +6,6 @@ class TimelinesConfig(AppConfig):
     verbose_name = "Timelines"
 
     def ready(self):
-        from timelines import feedback  # noqa: F401  (connects the sign-in/out messages)
+        # Imported for their side effects: the system checks register themselves, and the
+        # sign-in/out messages connect to the auth signals.
+        from timelines import checks, feedback  # noqa: F401

@@ -1,0 +1,45 @@
+"""Settings that must not reach production: a missing SECRET_KEY stops the process, a local
+SITE_URL is reported by `manage.py check`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.core.checks import run_checks
+from django.test import override_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args, **env):
+    # A real process: settings are read once, at import.
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "SITE_URL"}}
+    base["DJANGO_SETTINGS_MODULE"] = "timelines.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_refuses_to_start_without_secret_key_when_debug_is_off():
+    done = manage("check", DEBUG="false")
+    assert done.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in done.stderr
+
+
+def test_it_starts_without_secret_key_in_debug_mode():
+    assert manage("check", DEBUG="true").returncode == 0
+
+
+def test_it_warns_about_a_local_site_url_when_debug_is_off():
+    with override_settings(DEBUG=False, SITE_URL="http://127.0.0.1:8000"):
+        assert [w.id for w in run_checks()] == ["timelines.W001"]
+    with override_settings(DEBUG=False, SITE_URL="https://timelines.example.com"):
+        assert run_checks() == []
+    with override_settings(DEBUG=True, SITE_URL="http://127.0.0.1:8000"):
+        assert run_checks() == []
