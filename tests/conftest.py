@@ -73,3 +73,16 @@ def outbound(workspace, account, receiver):
     from webhooks.outbound.models import OutboundWebhook
 
     return OutboundWebhook.for_workspace(workspace).configure(url=receiver.url, enabled=True)
+
+
+# -- inbound webhook -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def inbound_webhook(workspace):
+    """The workspace's inbound webhook (enabled), with 100 credits to spend."""
+    from credits.models import grant
+    from webhooks.inbound.models import InboundWebhook
+
+    grant(workspace, 100, "test credits")
+    return InboundWebhook.for_workspace(workspace)

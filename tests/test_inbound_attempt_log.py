@@ -1,0 +1,61 @@
+"""The attempt log (I3, I4): every request to a valid URL, the 100 latest, downloadable by the
+owner only."""
+
+import json
+
+import pytest
+
+from tests.inbound_helpers import post
+from webhooks.inbound.models import Attempt
+
+pytestmark = pytest.mark.django_db
+
+
+def log_url(workspace):
+    return f"/w/{workspace.pk}/integrations/inbound/log/"
+
+
+def test_it_records_each_request_as_received_and_answered(client, inbound_webhook, chat):
+    ok = post(
+        client,
+        inbound_webhook,
+        {"action": "send", "phone": "+14151231234", "text": "hi"},
+        HTTP_USER_AGENT="Zapier",
+        **{"Idempotency-Key": "k"},
+    )
+    post(client, inbound_webhook, b"\x00not json\xff")
+    failed, accepted = Attempt.objects.order_by("-id")
+    assert accepted.status == 200 and accepted.message_id == ok.json()["data"]["message_id"]
+    assert accepted.recipient_kind == "phone" and accepted.ip == "127.0.0.1"
+    assert accepted.response == ok.json() and accepted.headers["Idempotency-Key"] == "k"
+    assert '"text": "hi"' in accepted.body
+    assert failed.status == 400 and failed.body == "\ufffdnot json\ufffd"
+    assert "not valid UTF-8" in failed.error
+
+
+def test_it_keeps_the_100_latest_attempts(client, inbound_webhook, account):
+    for n in range(105):
+        post(client, inbound_webhook, {"n": n})
+    kept = list(Attempt.objects.order_by("id"))
+    assert len(kept) == 100
+    assert json.loads(kept[0].body) == {"n": 5} and json.loads(kept[-1].body) == {"n": 104}
+
+
+def test_it_lets_the_owner_download_the_log(client, inbound_webhook, owner, account):
+    post(client, inbound_webhook, b'{"action": "send", oops}')
+    client.force_login(owner)
+    response = client.get(log_url(inbound_webhook.workspace))
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    (entry,) = json.loads(response.content)["attempts"]
+    assert entry["body"] == '{"action": "send", oops}'
+    assert entry["response_status"] == 400 and entry["response_body"]["status"] == 400
+    assert {"time", "ip", "user_agent", "headers", "message_id", "recipient_kind"} <= set(entry)
+
+
+def test_it_hides_the_log_from_everyone_but_the_owner(client, inbound_webhook, member, outsider):
+    workspace = inbound_webhook.workspace
+    assert client.get(log_url(workspace)).status_code == 404  # anonymous
+    for user in (member, outsider):
+        client.force_login(user)
+        assert client.get(log_url(workspace)).status_code == 404

@@ -1,0 +1,318 @@
+"""What a request to the inbound URL asks for, checked field by field (I5, I9), and the chat and
+account it resolves to. Every problem is an InboundError carrying its HTTP status and a message
+that names the field at fault, in words an integrator can act on.
+
+Hand-written rather than a DRF serializer: the request path must stay lean (the benchmark in
+bench/inbound.py), and the messages here are the product's interface.
+"""
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.db.models import F
+
+from whatsapp.jids import InvalidJid, is_group_jid, normalize_jid
+from whatsapp.models import Account, Chat
+from whatsapp.phones import InvalidPhone, normalize_phone
+
+RECIPIENT_FIELDS = ("chat_id", "jid", "phone", "chat_name")
+ACCOUNT_FIELDS = ("whatsapp_account_phone", "whatsapp account phone")
+MAX_URL_LENGTH = 2000
+MAX_FILE_NAME_LENGTH = 255
+EXAMPLE = '{"action": "send", "phone": "+14151231234", "text": "Hello"}'
+
+
+class InboundError(Exception):
+    def __init__(self, status, message, recipient_kind=""):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.recipient_kind = recipient_kind
+
+    @property
+    def body(self):
+        return {"status": self.status, "data": {}, "message": self.message}
+
+
+def bad(message):
+    return InboundError(400, message)
+
+
+@dataclass
+class SendRequest:
+    text: str
+    file_url: str
+    file_name: str
+    account_phone: str  # as given, "" for the default account
+    recipient_kind: str  # which of RECIPIENT_FIELDS names the recipient
+    recipient: object  # its value: an int chat id, a JID, an E.164 phone or a chat name
+
+
+# -- Parsing -----------------------------------------------------------------------------------
+
+
+def parse_json(raw):
+    """The decoded JSON value of a request body, or a 400 that says what is wrong and where."""
+    if not raw.strip():
+        raise bad(f"The request body is empty. Send a JSON object, e.g. {EXAMPLE}.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise bad(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise bad(
+            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno} (character {exc.pos}). Check for a missing comma or quote."
+        ) from None
+    except (ValueError, RecursionError) as exc:  # numbers too long, nesting too deep
+        raise bad(f"The request body is not valid JSON: {str(exc)[:200]}.") from None
+
+
+def parse_send_request(data):
+    """Check a decoded body against I5; returns a SendRequest."""
+    if not isinstance(data, dict):
+        raise bad(f"The request body must be a JSON object, e.g. {EXAMPLE}.")
+    action = data.get("action")
+    if _absent(action):
+        raise bad('The field "action" is required; the only supported action is "send".')
+    if action != "send":
+        raise bad(f'The action {_shown(action)} is not supported; the only action is "send".')
+    text = _string(data, "text")
+    file_url = _file_url(data)
+    file_name = _string(data, "file_name", MAX_FILE_NAME_LENGTH).strip()
+    if file_url and not file_name:
+        raise bad('The field "file_name" is required when "file_url" is given.')
+    if not file_url and not text.strip():
+        raise bad(
+            'The field "text" is required and must not be empty (unless "file_url" is given).'
+        )
+    kind, recipient = _recipient(data)
+    return SendRequest(
+        text=text,
+        file_url=file_url,
+        file_name=_base_name(file_name) if file_url else "",
+        account_phone=_account_phone(data),
+        recipient_kind=kind,
+        recipient=recipient,
+    )
+
+
+def _absent(value):
+    """Zapier and friends send unmapped fields as "" or null: those count as not given."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _shown(value, limit=60):
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _string(data, field, max_length=None):
+    value = data.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise bad(f'The field "{field}" must be a string, not {_shown(value)}.')
+    if "\x00" in value or not _encodable(value):
+        raise bad(f'The field "{field}" contains a NUL character or invalid Unicode.')
+    if max_length and len(value) > max_length:
+        raise bad(f'The field "{field}" is too long (at most {max_length} characters).')
+    return value
+
+
+def _encodable(value):
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates ("\ud800") decode from JSON but cannot be stored
+        return False
+    return True
+
+
+def _file_url(data):
+    url = _string(data, "file_url", MAX_URL_LENGTH).strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in url:
+        raise bad(
+            f'The field "file_url" must be a public http(s) URL of the file, not {_shown(url)}.'
+        )
+    return url
+
+
+def _base_name(name):
+    """The attachment's name without any directory part a client may have put in it."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1].strip() or "file"
+
+
+def _account_phone(data):
+    for field in ACCOUNT_FIELDS:
+        value = data.get(field)
+        if not _absent(value):
+            return _phone(value, field)
+    return ""
+
+
+def _phone(value, field):
+    if not isinstance(value, str):
+        raise bad(f'The field "{field}" must be a string such as "+14151231234".')
+    _string({field: value}, field, 40)
+    try:
+        return normalize_phone(value)
+    except InvalidPhone as exc:
+        raise bad(f'The field "{field}" is not a valid phone number: {exc}') from None
+
+
+def _recipient(data):
+    """(kind, value) of the highest-priority recipient field given (chat_id › jid › phone ›
+    chat_name)."""
+    for kind in RECIPIENT_FIELDS:
+        value = data.get(kind)
+        if not _absent(value):
+            return kind, RECIPIENT_PARSERS[kind](value)
+    raise bad('A recipient is required: give one of "chat_id", "jid", "phone" or "chat_name".')
+
+
+def _chat_id(value):
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise bad(f'The field "chat_id" must be a chat\'s numeric id, not {_shown(value)}.')
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise bad(f'The field "chat_id" must be a chat\'s numeric id, not {_shown(value)}.')
+    return int(text)
+
+
+def _jid(value):
+    _string({"jid": value}, "jid", 100)
+    try:
+        return normalize_jid(value)
+    except InvalidJid as exc:
+        raise bad(f'The field "jid" is not valid: {exc}') from None
+
+
+def _chat_name(value):
+    return _string({"chat_name": value}, "chat_name", 200).strip()
+
+
+RECIPIENT_PARSERS = {
+    "chat_id": _chat_id,
+    "jid": _jid,
+    "phone": lambda value: _phone(value, "phone"),
+    "chat_name": _chat_name,
+}
+
+
+# -- Resolving ---------------------------------------------------------------------------------
+
+
+def resolve_chat(workspace, request):
+    """(chat, created) for a SendRequest: the chat to send to, on a connected account.
+
+    Raises 400 for a recipient or account that does not exist, 409 when no account can send or a
+    chat name is ambiguous.
+    """
+    resolver = RESOLVERS[request.recipient_kind]
+    chat, created = resolver(workspace, request)
+    if not chat.account.is_connected:
+        raise InboundError(
+            409,
+            f"The WhatsApp account {chat.account.phone} of this chat is not connected. "
+            "Reconnect it and try again.",
+        )
+    chat.account.workspace = workspace  # spares queue_message a query
+    return chat, created
+
+
+def _accounts(workspace):
+    return Account.objects.filter(workspace=workspace).select_related("connected_by")
+
+
+def sending_account(workspace, request):
+    """The account named by whatsapp_account_phone, else the most recently connected one."""
+    connected = _accounts(workspace).filter(status=Account.CONNECTED)
+    if request.account_phone:
+        account = connected.filter(phone=request.account_phone).first()
+        if account is None:
+            raise bad(
+                f'The field "whatsapp_account_phone": {request.account_phone} is not a connected '
+                "WhatsApp account of this workspace."
+            )
+        return account
+    account = connected.order_by(F("last_connected_at").desc(nulls_last=True), "-id").first()
+    if account is None:
+        raise InboundError(
+            409, "No WhatsApp account is connected to this workspace. Connect one and try again."
+        )
+    return account
+
+
+def _chats(workspace):
+    return Chat.objects.filter(account__workspace=workspace).select_related("account__connected_by")
+
+
+def _by_chat_id(workspace, request):
+    # The chat already belongs to an account: whatsapp_account_phone is ignored (I5).
+    chat = _chats(workspace).filter(pk=request.recipient).first()
+    if chat is None:
+        raise bad(f'The field "chat_id": there is no chat {request.recipient} in this workspace.')
+    return chat, False
+
+
+def _by_jid(workspace, request):
+    if not is_group_jid(request.recipient):
+        account = sending_account(workspace, request)
+        phone = "+" + request.recipient.split("@", 1)[0]
+        return _direct_chat(account, phone, "jid")
+    # A group must exist already; without a named account, any account of the workspace that is
+    # in the group will do, the most recently connected one first.
+    groups = _chats(workspace).filter(jid=request.recipient)
+    if request.account_phone:
+        groups = groups.filter(account=sending_account(workspace, request))
+    chat = groups.order_by(
+        F("account__status").asc(), F("account__last_connected_at").desc(nulls_last=True)
+    ).first()  # "connected" sorts before "disconnected"
+    if chat is None:
+        raise bad(f'The field "jid": there is no group chat {request.recipient} in this workspace.')
+    return chat, False
+
+
+def _by_phone(workspace, request):
+    account = sending_account(workspace, request)
+    return _direct_chat(account, request.recipient, "phone")
+
+
+def _direct_chat(account, phone, field):
+    """The direct chat with `phone` on `account`, created when there is none yet (I5)."""
+    try:
+        chat, created = Chat.get_or_create_direct(account, phone)
+    except InvalidPhone as exc:
+        raise bad(f'The field "{field}" is not a valid phone number: {exc}') from None
+    chat.account = account
+    return chat, created
+
+
+def _by_chat_name(workspace, request):
+    chats = _chats(workspace).filter(name=request.recipient)
+    if request.account_phone:
+        chats = chats.filter(account=sending_account(workspace, request))
+    found = list(chats[:2])
+    if not found:
+        raise bad(f'The field "chat_name": there is no chat named {_shown(request.recipient)}.')
+    if len(found) > 1:
+        raise InboundError(
+            409,
+            f'The field "chat_name": more than one chat is named {_shown(request.recipient)}. '
+            'Use "chat_id" (or name the account with "whatsapp_account_phone").',
+        )
+    return found[0], False
+
+
+RESOLVERS = {
+    "chat_id": _by_chat_id,
+    "jid": _by_jid,
+    "phone": _by_phone,
+    "chat_name": _by_chat_name,
+}

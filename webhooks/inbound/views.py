@@ -1,0 +1,115 @@
+"""The inbound endpoint, its status lookup and the owner's log download. Thin: the work is in
+webhooks.inbound.service."""
+
+import json
+import logging
+
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from timelines.access import workspace_for_owner
+from webhooks.inbound import schema, service
+from webhooks.inbound.intake import InboundError
+from webhooks.inbound.models import Attempt, InboundWebhook
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_NOT_FOUND = InboundError(404, "Webhook not found")
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """Integrators send any Accept header; the answer is JSON whatever it says (never a 406)."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class InboundAPIView(APIView):
+    """No sessions, CSRF, authentication or throttling: the secret URL is the credential."""
+
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = []
+    parser_classes = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return error(InboundError(405, f"Method {request.method} not allowed."))
+
+    def handle_exception(self, exc):
+        # Bad input is answered before it can raise; this is a bug of ours. The integrator
+        # still gets the documented shape, never a traceback.
+        log.exception("inbound webhook: unexpected error")
+        return error(InboundError(500, "Internal error; please retry later."))
+
+
+def error(err, **headers):
+    return Response(err.body, status=err.status, headers=headers or None)
+
+
+class Endpoint(InboundAPIView):
+    """POST a message to send (I5, I6). Every request to a valid URL is recorded (I3, I4)."""
+
+    http_method_names = ["post"]  # anything else: a 405 in our shape (and Allow: POST)
+
+    @schema.endpoint
+    def post(self, request, token):
+        return self.respond(request, token)
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        response = self.respond(request, kwargs["token"])
+        return response
+
+    def respond(self, request, token):
+        call = service.Call.from_request(request._request)
+        webhook = InboundWebhook.by_token(token)
+        if webhook is None:
+            # No workspace to log it to: the server log only.
+            log.info("inbound webhook: unknown URL %s from %s", call.method, call.ip)
+            return error(WEBHOOK_NOT_FOUND)
+        outcome = service.answer(webhook, call)
+        return Response(outcome.body, status=outcome.status)
+
+
+class MessageStatus(InboundAPIView):
+    """GET the status of a message sent through this workspace (I12)."""
+
+    http_method_names = ["get"]
+
+    @schema.message_status
+    def get(self, request, token, message_id):
+        webhook = InboundWebhook.by_token(token)
+        if webhook is None:
+            return error(WEBHOOK_NOT_FOUND)
+        try:
+            data = service.message_status(webhook, message_id)
+        except InboundError as err:
+            return error(err)
+        return Response({"status": "success", "data": data})
+
+
+def download_log(request, workspace_id):
+    """The workspace's 100 latest attempts as a JSON file (I4); the owner's only, 404 to others."""
+    workspace = workspace_for_owner(request, workspace_id)
+    entries = [attempt.as_log_entry() for attempt in Attempt.latest(workspace)]
+    document = {
+        "workspace": workspace.name,
+        "generated_at": timezone.now().isoformat(),
+        "attempts": entries,
+    }
+    response = HttpResponse(
+        json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = (
+        f'attachment; filename="inbound-webhook-log-{workspace.pk}-{stamp}.json"'
+    )
+    return response
