@@ -86,3 +86,7 @@ def inbound_webhook(workspace):
 
     grant(workspace, 100, "test credits")
     return InboundWebhook.for_workspace(workspace)
+
+
+# The fake WAHA server and accounts linked through it (tests/waha_fixtures.py).
+pytest_plugins = ["tests.waha_fixtures"]

@@ -61,13 +61,21 @@ def _is_public(ip):
     return ip.is_global and not ip.is_multicast
 
 
-def check_url(url):
+def origin(url):
+    """'http://Host:80/x' -> 'http://host:80': what an operator names when trusting a server."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or default}"
+
+
+def check_url(url, trusted=()):
     """Raise UnsafeURL unless `url` is http(s) and every address its host resolves to is public
-    (or private addresses are allowed)."""
+    (or private addresses are allowed, globally or for the `trusted` origins the operator named,
+    e.g. a WAHA server on the same machine)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeURL(f"'{url}' is not an http(s) URL")
-    if settings.ALLOW_PRIVATE_URLS:
+    if settings.ALLOW_PRIVATE_URLS or origin(url) in {origin(t) for t in trusted}:
         return
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
@@ -93,6 +101,7 @@ def request(
     max_bytes=None,
     session=None,
     follow_redirects=True,
+    trusted=(),
 ):
     """Make one request (following up to MAX_REDIRECTS checked redirects); return a Response.
 
@@ -100,14 +109,15 @@ def request(
     2xx themselves; a redirect is their error to fix, not ours to follow).
 
     Raises FetchError (UnsafeURL, TooLarge) with a readable reason for every failure to get an
-    answer; a non-2xx answer is a Response, not an error.
+    answer; a non-2xx answer is a Response, not an error. `trusted` origins may be private (each
+    redirect hop is checked on its own, so a trusted server cannot bounce us elsewhere).
     """
     http = session or requests
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     started = time.monotonic()
     history = []
     for _ in range(MAX_REDIRECTS + 1):
-        check_url(url)
+        check_url(url, trusted)
         raw = _send(http, method, url, all_headers, data, json, timeout)
         with raw:
             if follow_redirects and raw.is_redirect and raw.headers.get("location"):

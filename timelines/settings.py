@@ -158,7 +158,15 @@ else:
 # Transports by name; an account names its transport, the registry finds the class.
 WHATSAPP_TRANSPORTS = {
     "simulator": "whatsapp.transports.simulator.SimulatorTransport",
+    "waha": "whatsapp.transports.waha.WahaTransport",
 }
+
+# WAHA servers the operator trusts although they live on a private address (WAHA usually runs
+# on the same machine or LAN): their origins skip the private-address guard, nothing else does.
+# Example: WAHA_TRUSTED_URLS=http://127.0.0.1:3000,http://waha:3000
+WAHA_TRUSTED_URLS = env.list("WAHA_TRUSTED_URLS", default=[])
+# Seconds to wait for WAHA's answer to one call (sending a 2 MB file can take a while).
+WAHA_TIMEOUT = env.float("WAHA_TIMEOUT", default=30.0)
 
 LOGGING = {
     "version": 1,

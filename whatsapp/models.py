@@ -4,7 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from timelines.models import Workspace
@@ -296,3 +296,97 @@ class Message(models.Model):
     def permalink(self):
         """An absolute link that opens the chat page at this message (aggregation text)."""
         return f"{self.chat.chat_url}?around={self.message_id}#{self.permalink_anchor}"
+
+
+def new_secret():
+    return secrets.token_urlsafe(32)  # 256 bits: the URL path is the first credential
+
+
+class WahaConnection(models.Model):
+    """A WAHA session being linked by QR code, then linked: where WAHA runs, and the secret URL
+    and HMAC key its events arrive with. The account only exists once WhatsApp has said which
+    phone number scanned the code, so this row carries the connection until then."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="waha_connections"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="waha_connections"
+    )
+    base_url = models.URLField("WAHA URL", max_length=500)
+    api_key = models.CharField("API key", max_length=200, blank=True)
+    session = models.CharField(max_length=100, default="default")
+    secret = models.CharField(max_length=64, unique=True, default=new_secret)
+    hmac_key = models.CharField("HMAC key", max_length=100, blank=True, default=new_secret)
+    status = models.CharField(max_length=20, default="STARTING")  # WAHA's session status
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "WAHA connection"
+
+    def __str__(self):
+        return f"{self.session} at {self.base_url}"
+
+    @property
+    def transport_settings(self):
+        """What the waha transport of the linked account needs (Account.transport_settings)."""
+        return {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "session": self.session,
+            "webhook_secret": self.secret,
+            "hmac_key": self.hmac_key,
+        }
+
+    def link(self, phone, restrictions=None):
+        """WhatsApp says `phone` scanned the code: make (or take over) the workspace's account
+        for it, point it at this WAHA session and mark it connected. Returns the account."""
+        from whatsapp import sender  # the sender imports models; import it when needed
+
+        phone = normalize_phone(phone)
+        with transaction.atomic():
+            account, _ = Account.objects.select_for_update().get_or_create(
+                workspace=self.workspace, phone=phone, defaults={"connected_by": self.created_by}
+            )
+            account.transport = "waha"
+            account.transport_settings = {**self.transport_settings, **_restricted(restrictions)}
+            account.connected_by = account.connected_by or self.created_by
+            account.save(update_fields=["transport", "transport_settings", "connected_by"])
+            # One live connection per account: an older secret URL stops working now.
+            WahaConnection.objects.filter(account=account).exclude(pk=self.pk).delete()
+            self.account, self.status = account, "WORKING"
+            self.save(update_fields=["account", "status", "updated_at"])
+            if not account.is_connected:
+                account.mark_connected()
+                transaction.on_commit(lambda: sender.wake(account.pk))
+        return account
+
+    def record_status(self, status, restrictions=None):
+        """A session status other than WORKING: anything but STARTING means the phone is gone,
+        and the account's sending pauses until WORKING again."""
+        with transaction.atomic():
+            self.status = status
+            self.save(update_fields=["status", "updated_at"])
+            account = self.account
+            if account is None:
+                return
+            if restrictions:
+                account.transport_settings = {
+                    **account.transport_settings,
+                    **_restricted(restrictions),
+                }
+                account.save(update_fields=["transport_settings"])
+            if status in DISCONNECTED_STATUSES and account.is_connected:
+                account.mark_disconnected()
+
+
+DISCONNECTED_STATUSES = ("STOPPED", "FAILED", "SCAN_QR_CODE")
+
+
+def _restricted(restrictions):
+    """WhatsApp's limits on starting new chats, as WAHA reports them in `me`."""
+    return {"restrictions": restrictions} if restrictions else {}

@@ -1,0 +1,288 @@
+"""WAHA (WhatsApp HTTP API, self-hosted): a real WhatsApp account linked by QR code.
+
+Per account, `Account.transport_settings` holds `base_url`, `api_key` (sent as X-Api-Key),
+`session` (WAHA's session name), `webhook_secret` and `hmac_key` (how WAHA's events reach us:
+whatsapp/waha_events.py). Every call goes through timelines.safehttp; the WAHA URL is allowed to
+be private only when the operator trusts its origin (settings.WAHA_TRUSTED_URLS).
+
+WAHA writes contacts as `<digits>@c.us`; we store `<digits>@s.whatsapp.net` and convert here.
+"""
+
+import base64
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from django.conf import settings
+from django.utils import timezone
+
+from timelines import safehttp
+from whatsapp.jids import InvalidJid, is_group_jid, jid_user, normalize_jid, to_c_us
+from whatsapp.transports import NotOnWhatsApp, Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+# "true_14151231234@c.us_3EB0C767D26A1D8E5A4B" (WEBJS adds "_out", groups add "_<participant>"):
+# the part after the chat is WhatsApp's own id of the message, the same in every engine's
+# events and answers, so it is what we keep in Message.external_id.
+_SERIALIZED_ID = re.compile(r"^(?:true|false)_[^_]+_([^_]+)")
+
+# WhatsApp answers 463 when the account may not start new chats for a while (reachout timelock).
+_TIMELOCK_ERROR = re.compile(r"\b(?:error|code)\W{0,3}463\b", re.IGNORECASE)
+
+
+def waha_chat_id(jid):
+    """Our JID -> WAHA's chatId ('...@s.whatsapp.net' -> '...@c.us'; groups unchanged)."""
+    return to_c_us(normalize_jid(jid))
+
+
+def our_jid(chat_id):
+    """WAHA's chatId -> our JID; InvalidJid for what we cannot store ('@lid', '@newsletter')."""
+    return normalize_jid(chat_id)
+
+
+def phone_of(chat_id):
+    """'14151231234@c.us' -> '+14151231234'; '' for groups and anything else."""
+    try:
+        jid = our_jid(chat_id)
+    except InvalidJid:
+        return ""
+    return "" if is_group_jid(jid) else "+" + jid_user(jid)
+
+
+def message_key(value):
+    """WhatsApp's id of a message, from WAHA's serialized id (or the bare id itself)."""
+    value = str(value or "")
+    match = _SERIALIZED_ID.match(value)
+    return match.group(1) if match else value
+
+
+def sent_message_key(answer):
+    """The id of the message WAHA just sent, from sendText/sendFile's answer, whatever the engine
+    (WEBJS: id._serialized, NOWEB: key.id, GOWS: id); '' when the answer has none."""
+    if not isinstance(answer, dict):
+        return ""
+    candidates = [answer.get("id"), (answer.get("key") or {}).get("id")]
+    data_id = (answer.get("_data") or {}).get("id")
+    candidates.append(data_id)
+    for candidate in candidates:
+        if isinstance(candidate, dict):
+            candidate = candidate.get("_serialized") or candidate.get("id")
+        if candidate and isinstance(candidate, str):
+            return message_key(candidate)
+    return ""
+
+
+def from_timestamp(seconds):
+    """WAHA's Unix timestamps (seconds; milliseconds in envelopes) -> aware datetime."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return timezone.now()
+    if value > 1e12:
+        value /= 1000
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+class WahaError(Exception):
+    """WAHA could not be reached or refused a call (connect flow, QR code)."""
+
+
+class WahaClient:
+    """The WAHA calls we make, for one server and session."""
+
+    def __init__(self, base_url, api_key="", session="default"):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.session = session
+
+    @classmethod
+    def for_settings(cls, values):
+        return cls(values.get("base_url", ""), values.get("api_key", ""), values.get("session"))
+
+    def request(self, method, path, json=None, accept="application/json"):
+        """One call; returns safehttp.Response, raises safehttp.FetchError."""
+        headers = {"Accept": accept}
+        if self.api_key:
+            headers["X-Api-Key"] = self.api_key
+        return safehttp.request(
+            method,
+            self.base_url + path,
+            headers=headers,
+            json=json,
+            timeout=settings.WAHA_TIMEOUT,
+            trusted=settings.WAHA_TRUSTED_URLS,
+        )
+
+    @property
+    def _path(self):
+        return quote(self.session, safe="")
+
+    def send_text(self, chat_id, text):
+        body = {"session": self.session, "chatId": chat_id, "text": text}
+        return self.request("POST", "/api/sendText", body)
+
+    def send_file(self, chat_id, attachment, caption=""):
+        file = {
+            "mimetype": attachment.mime,
+            "filename": attachment.name,
+            "data": base64.b64encode(attachment.content).decode("ascii"),
+        }
+        body = {"session": self.session, "chatId": chat_id, "file": file, "caption": caption}
+        return self.request("POST", "/api/sendFile", body)
+
+    def number_exists(self, phone):
+        """True/False from WAHA's check-exists; None when WAHA cannot tell."""
+        query = f"?phone={quote(phone.lstrip('+'))}&session={self._path}"
+        try:
+            response = self.request("GET", "/api/contacts/check-exists" + query)
+        except safehttp.FetchError:
+            return None
+        answer = json_of(response)
+        if not response.ok or "numberExists" not in answer:
+            return None
+        return bool(answer["numberExists"])
+
+    # Sessions (connect flow).
+
+    def start_session(self, config):
+        """Create the session with `config` and start it; update and start an existing one."""
+        body = {"name": self.session, "start": True, "config": config}
+        response = self._checked("POST", "/api/sessions", body, allow=(409, 422))
+        if response.ok:
+            return json_of(response)
+        # It exists already (WAHA answers 422): give it our webhook, then make sure it runs.
+        self._checked(
+            "PUT", f"/api/sessions/{self._path}", {"name": self.session, "config": config}
+        )
+        self._checked("POST", f"/api/sessions/{self._path}/start", allow=(409, 422))
+        return self.session_info()
+
+    def session_info(self):
+        """{name, status, me: {id, pushName} | null, ...}"""
+        return json_of(self._checked("GET", f"/api/sessions/{self._path}"))
+
+    def me(self):
+        return json_of(self._checked("GET", f"/api/sessions/{self._path}/me"))
+
+    def qr_png(self):
+        """The QR code to scan, as PNG bytes (WAHA answers 422 unless it waits for a scan)."""
+        response = self._checked("GET", f"/api/{self._path}/auth/qr", accept="image/png")
+        if response.content_type != "image/png":
+            raise WahaError("WAHA did not answer with a QR code image")
+        return response.content
+
+    def _checked(self, method, path, json=None, accept="application/json", allow=()):
+        try:
+            response = self.request(method, path, json, accept)
+        except safehttp.FetchError as exc:
+            raise WahaError(f"WAHA at {self.base_url} could not be reached: {exc}") from None
+        if response.ok or response.status in allow:
+            return response
+        raise WahaError(describe_refusal(response))
+
+
+def json_of(response):
+    try:
+        value = json.loads(response.content or b"null")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def error_text(response):
+    """WAHA's own words for a refusal: NestJS {message} / {error} / {exception: {message}}."""
+    body = json_of(response)
+    exception = body.get("exception") if isinstance(body.get("exception"), dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    message = body.get("message") or exception.get("message") or error.get("message")
+    if isinstance(message, list):
+        message = "; ".join(str(part) for part in message)
+    return str(message or response.text(300) or "no details").strip()
+
+
+def describe_refusal(response):
+    if response.status in (401, 403):
+        return f"WAHA refused the API key (HTTP {response.status}); check the account's key."
+    return f"WAHA answered HTTP {response.status}: {error_text(response)}"
+
+
+class WahaTransport(Transport):
+    def __init__(self, account):
+        super().__init__(account)
+        self.client = WahaClient.for_settings(self.settings)
+
+    def send(self, message, attachment=None):
+        if not self.account.is_connected:
+            # The sender should not even try; if it does, the message waits for the phone.
+            raise TransportError("The WhatsApp account is disconnected from WAHA.")
+        chat = message.chat
+        check_restrictions(self.settings.get("restrictions") or {}, chat)
+        chat_id = waha_chat_id(chat.jid)
+        try:
+            if attachment is not None:
+                response = self.client.send_file(chat_id, attachment, message.text)
+            else:
+                response = self.client.send_text(chat_id, message.text)
+        except safehttp.FetchError as exc:
+            raise TransportError(f"WAHA could not be reached: {exc}") from None
+        if not response.ok:
+            raise self._error(response, chat)
+        return sent_message_key(json_of(response))
+
+    def _error(self, response, chat):
+        """Map WAHA's refusal to a TransportError: permanent when resending cannot help."""
+        status, text = response.status, error_text(response)
+        if _TIMELOCK_ERROR.search(text):
+            return TransportError(timelock_message(), permanent=True)
+        if status in (401, 403):
+            return TransportError(describe_refusal(response))
+        if status in (404, 422) and "session" in text.lower():
+            return TransportError(f"The WAHA session is not ready: {text}")
+        if status in (408, 425, 429) or status >= 500:
+            if chat.phone and self.client.number_exists(chat.phone) is False:
+                return NotOnWhatsApp(chat.phone)
+            return TransportError(f"WAHA failed to send (HTTP {status}): {text}")
+        return TransportError(f"WAHA refused the message (HTTP {status}): {text}", permanent=True)
+
+
+def timelock_message(until=""):
+    return (
+        f"WhatsApp has temporarily restricted this account from starting new chats{until} "
+        "(reachout timelock, error 463). Messages to contacts who wrote to this account first "
+        "still go out; try new contacts again after the restriction ends."
+    )
+
+
+def check_restrictions(restrictions, chat):
+    """Refuse a first message to a new contact while WhatsApp restricts new chats, as WAHA last
+    reported (session.status events carry me.reachoutTimelock and me.messageCapping)."""
+    if chat.is_group or chat.messages.filter(direction="received").exists():
+        return
+    timelock = restrictions.get("reachoutTimelock") or {}
+    if timelock.get("isActive"):
+        ends = timelock.get("timeEnforcementEnds")
+        if not ends or _parse_time(ends) > timezone.now():
+            until = f" until {ends}" if ends else ""
+            raise TransportError(timelock_message(until), permanent=True)
+    capping = restrictions.get("messageCapping") or {}
+    if str(capping.get("cappingStatus", "")).upper() == "CAPPED":
+        until = f" until {capping['cycleEnd']}" if capping.get("cycleEnd") else ""
+        raise TransportError(
+            "WhatsApp's message capping has used up this account's quota of new chats"
+            f"{until}; messages to contacts who wrote first still go out.",
+            permanent=True,
+        )
+
+
+def _parse_time(value):
+    """An ISO 8601 string or a Unix timestamp -> aware datetime (far future if unreadable)."""
+    if isinstance(value, int | float) or str(value).isdigit():
+        return from_timestamp(value)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
