@@ -1,10 +1,17 @@
+import json
+import shlex
+from urllib.parse import urlsplit
+
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from credits.models import Balance, LedgerEntry, grant
+from tests.inbound_helpers import fixture_body
 from timelines.models import Workspace
 from whatsapp.models import Account, Chat
+
+EXAMPLE_1 = fixture_body("example_1.json")
 
 
 def snapshot():
@@ -59,3 +66,13 @@ def test_it_does_not_top_up_spent_demo_credits(db):
     grant(workspace, -100, reason="spent")
     call_command("demo")
     assert Balance.of(workspace) == 0
+
+
+def test_it_prints_a_curl_line_that_sends_through_the_inbound_webhook(db, capsys, client):
+    call_command("demo")
+    line = next(x for x in capsys.readouterr().out.splitlines() if "curl " in x)
+    args = shlex.split(line.split(": ", 1)[1])
+    url, body = args[args.index("-X") + 2], args[args.index("-d") + 1]
+    assert json.loads(body) == json.loads(EXAMPLE_1)
+    response = client.post(urlsplit(url).path, body, content_type="application/json")
+    assert response.status_code == 200 and response.json()["status"] == "success"

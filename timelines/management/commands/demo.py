@@ -8,8 +8,10 @@ To add a step (a feature's demo data): write a method that creates its rows only
 returns the lines to print under "Try", then call it from `run` where marked.
 """
 
+import json
 import os
 import secrets
+import shlex
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,6 +21,7 @@ from django.urls import reverse
 from credits.models import LedgerEntry, grant
 from timelines.commands import TimelinesCommand
 from timelines.models import Workspace
+from webhooks.inbound.models import InboundWebhook
 from whatsapp.models import Account, Chat
 
 USERNAME = "owner"
@@ -43,7 +46,8 @@ class Command(TimelinesCommand):
                 *self.sign_in(password),
                 *self.credits(workspace),
                 *self.simulate(account, chat, group),
-                # Further steps (e.g. the inbound webhook's URL and a curl line) go here.
+                *self.inbound_webhook(workspace),
+                # Further steps go here.
             ]
         self.say("Demo data is ready.\n\nTry:\n" + "\n".join(f"- {line}" for line in tries))
 
@@ -114,4 +118,22 @@ class Command(TimelinesCommand):
             f"Receive one in the group {group.name}: {in_group}",
             f"Read them at {chat.chat_url} and {group.chat_url}",
             "Numbers ending in 0000 fail to send (the simulator's 'not on WhatsApp').",
+        ]
+
+    def inbound_webhook(self, workspace):
+        """The workspace's inbound URL and a curl line that sends the seed's Example 1 to it."""
+        webhook = InboundWebhook.for_workspace(workspace)
+        example_1 = {
+            "action": "send",
+            "whatsapp account phone": ACCOUNT_PHONE,
+            "phone": CONTACT[0],
+            "text": "lorem ipsum",
+        }
+        curl = (
+            f"curl -sS -X POST {shlex.quote(webhook.url)} -H 'Content-Type: application/json' "
+            f"-d {shlex.quote(json.dumps(example_1))}"
+        )
+        return [
+            f"The inbound webhook's URL is {webhook.url}",
+            f"Send a WhatsApp message through it (the seed's Example 1): {curl}",
         ]
