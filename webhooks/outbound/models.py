@@ -26,6 +26,8 @@ GRANULARITIES = [
 # O6: more than this many consecutive failed attempts switch the webhook off.
 MAX_CONSECUTIVE_FAILURES = 10
 LOG_SIZE = 100  # attempts kept per workspace (O8 download)
+SWITCHED_OFF_BY_OWNER = "Switched off by the owner."
+SWITCHED_OFF_BY_ERRORS = "More than 10 consecutive delivery errors."
 
 
 def validate_webhook_url(url):
@@ -115,7 +117,8 @@ class OutboundWebhook(models.Model):
             locked.save()
             if enabled is True:
                 locked.enable()
-            elif enabled is False:
+            elif enabled is False and locked.enabled:
+                # Already off: keep the reason and time it went off (the page's banner says why).
                 locked.disable()
         self.refresh_from_db()
         return self
@@ -144,7 +147,12 @@ class OutboundWebhook(models.Model):
             transaction.on_commit(dispatch.wake)
         self.enabled, self.consecutive_failures = True, 0
 
-    def disable(self, reason="Switched off by the owner."):
+    @property
+    def switched_off_automatically(self):
+        """Off because deliveries kept failing (O6), not by a person: the page says why, when."""
+        return not self.enabled and self.disabled_reason == SWITCHED_OFF_BY_ERRORS
+
+    def disable(self, reason=SWITCHED_OFF_BY_OWNER):
         now = timezone.now()
         OutboundWebhook.objects.filter(pk=self.pk).update(
             enabled=False, disabled_at=now, disabled_reason=reason, updated_at=now
@@ -177,7 +185,7 @@ class OutboundWebhook(models.Model):
         return self._disable_if_failing()
 
     def _disable_if_failing(self):
-        reason = "More than 10 consecutive delivery errors."
+        reason = SWITCHED_OFF_BY_ERRORS
         # The update is the compare-and-swap: only the one worker that flips `enabled` sends the
         # email, however many attempts fail at the same moment.
         won = OutboundWebhook.objects.filter(
