@@ -1,7 +1,7 @@
 """The header every signed-in page shows: workspace (with a switcher), credits, accounts, sections.
 
-It lives here because whatsapp is the highest app that knows both accounts and credits; the
-integration pages above it add their sections through `SECTIONS` by URL name.
+It lives here because whatsapp is the highest app that knows both accounts and credits. The
+integration pages above it are named by URL only (no import), so the dependency stays one-way.
 """
 
 from django.urls import NoReverseMatch, reverse
@@ -13,6 +13,7 @@ from timelines.models import Workspace
 # Sections of a workspace, in header order: (label, URL name taking the workspace id).
 SECTIONS = [
     ("Chats", "whatsapp:chats"),
+    ("Outbound webhook", "outbound:page"),
     ("Credits", "credits:index"),
 ]
 MAX_ACCOUNTS_SHOWN = 3

@@ -1,13 +1,26 @@
+from django.contrib.auth.decorators import login_required
 from django.urls import path
 
-from webhooks.outbound import views
+from webhooks.outbound import pages, views
 
 app_name = "outbound"
 
 urlpatterns = [
     path(
         "w/<int:workspace_id>/integrations/outbound/log/",
-        views.download_log,
+        login_required(views.download_log),
         name="log",
+    ),
+    # The owner's page (webhooks/outbound/pages.py).
+    path("w/<int:workspace_id>/integrations/outbound/", pages.outbound, name="page"),
+    path(
+        "w/<int:workspace_id>/integrations/outbound/rotate-secret/",
+        pages.rotate_secret,
+        name="rotate-secret",
+    ),
+    path(
+        "w/<int:workspace_id>/integrations/outbound/deliveries/<int:delivery_id>/redeliver/",
+        pages.redeliver,
+        name="redeliver",
     ),
 ]

@@ -1,4 +1,5 @@
-// The little JavaScript the pages use: copy buttons, revealing a secret, confirm dialogs.
+// The little JavaScript the pages use: copy buttons and confirm dialogs (secrets are revealed
+// with <details>, no script).
 // Every page works without it; it only saves a click or asks "are you sure?".
 (function () {
   "use strict";
@@ -23,20 +24,11 @@
     }
   }
 
-  // <div class="secret" data-hidden="true"> ... <button data-reveal>: shows or hides the value.
-  function reveal(button) {
-    var box = button.closest(".secret");
-    var hidden = box.getAttribute("data-hidden") === "true";
-    box.setAttribute("data-hidden", hidden ? "false" : "true");
-    button.textContent = hidden ? "Hide" : "Reveal";
-  }
-
   document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-copy], [data-reveal]");
+    var button = event.target.closest("[data-copy]");
     if (!button) return;
     event.preventDefault();
-    if (button.hasAttribute("data-copy")) copy(button);
-    else reveal(button);
+    copy(button);
   });
 
   // <form data-confirm="Question?">: submits only when the user agrees.
