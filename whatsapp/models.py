@@ -293,6 +293,11 @@ class Message(models.Model):
         return Message.objects.filter(earlier, chat_id=self.chat_id).count()
 
     @property
+    def permalink_path(self):
+        """The permalink without the site's address, for links between the app's own pages."""
+        return f"/chat/{self.chat_id}/messages/?around={self.message_id}#{self.permalink_anchor}"
+
+    @property
     def permalink(self):
         """An absolute link that opens the chat page at this message (aggregation text)."""
         return f"{self.chat.chat_url}?around={self.message_id}#{self.permalink_anchor}"

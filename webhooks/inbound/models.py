@@ -1,6 +1,7 @@
 """The inbound webhook: a workspace's secret URL, its attempt log and its idempotency keys."""
 
 import hashlib
+import json
 import secrets
 from datetime import timedelta
 
@@ -119,6 +120,16 @@ class Attempt(models.Model):
         """A short description of the request, for lists (I3)."""
         text = " ".join(self.body.split())
         return text[:80] + ("…" if len(text) > 80 else "")
+
+    @property
+    def recipient(self):
+        """The recipient the request named (its `recipient_kind` field's value), for lists (I3)."""
+        if not self.recipient_kind:
+            return ""
+        try:
+            return str(json.loads(self.body).get(self.recipient_kind, ""))
+        except (ValueError, AttributeError):  # not JSON, or not an object
+            return ""
 
     def as_log_entry(self):
         return {
