@@ -11,10 +11,12 @@ PAGES = {
     "chat": lambda chat: f"/chat/{chat.pk}/messages/",
     "credits": lambda chat: f"/w/{chat.workspace.pk}/credits/",
     "outbound": lambda chat: f"/w/{chat.workspace.pk}/integrations/outbound/",
+    "inbound": lambda chat: f"/w/{chat.workspace.pk}/integrations/inbound/",
 }
 # Downloads only the owner may make (GET).
 OWNER_DOWNLOADS = {
     "outbound-log": lambda chat: f"/w/{chat.workspace.pk}/integrations/outbound/log/",
+    "inbound-log": lambda chat: f"/w/{chat.workspace.pk}/integrations/inbound/log/",
 }
 
 
@@ -25,6 +27,11 @@ def _delivery(chat):
 
 # Changes only the owner may make (POST): (path, form).
 OWNER_ACTIONS = {
+    "inbound-regenerate": lambda chat: (
+        f"/w/{chat.workspace.pk}/integrations/inbound/regenerate/",
+        {},
+    ),
+    "inbound-enabled": lambda chat: (f"/w/{chat.workspace.pk}/integrations/inbound/enabled/", {}),
     "outbound-save": lambda chat: (
         f"/w/{chat.workspace.pk}/integrations/outbound/",
         {"url": "", "granularity": "0"},
@@ -118,5 +125,6 @@ def test_it_refuses_posts_without_a_csrf_token(action, owner):
 
 def test_it_answers_404_for_a_workspace_that_does_not_exist(client, owner, db):
     client.force_login(owner)
-    for path in ["/w/999999/chats/", "/w/999999/credits/", "/w/999999/integrations/outbound/"]:
+    for section in ["chats", "credits", "integrations/inbound", "integrations/outbound"]:
+        path = f"/w/999999/{section}/"
         assert client.get(path).status_code == 404

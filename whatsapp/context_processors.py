@@ -13,6 +13,7 @@ from timelines.models import Workspace
 # Sections of a workspace, in header order: (label, URL name taking the workspace id).
 SECTIONS = [
     ("Chats", "whatsapp:chats"),
+    ("Inbound webhook", "inbound:page"),
     ("Outbound webhook", "outbound:page"),
     ("Credits", "credits:index"),
 ]

@@ -1,6 +1,7 @@
+from django.contrib.auth.decorators import login_required
 from django.urls import path, re_path
 
-from webhooks.inbound import views
+from webhooks.inbound import pages, views
 
 app_name = "inbound"
 
@@ -17,5 +18,17 @@ urlpatterns = [
         r"^webhooks/inbound/(?P<token>[^/]+)/messages/(?P<message_id>[^/]+)$",
         views.MessageStatus.as_view(schema=None),
     ),
-    path("w/<int:workspace_id>/integrations/inbound/log/", views.download_log, name="log"),
+    path(
+        "w/<int:workspace_id>/integrations/inbound/log/",
+        login_required(views.download_log),
+        name="log",
+    ),
+    # The owner's page (webhooks/inbound/pages.py).
+    path("w/<int:workspace_id>/integrations/inbound/", pages.inbound, name="page"),
+    path(
+        "w/<int:workspace_id>/integrations/inbound/regenerate/",
+        pages.regenerate,
+        name="regenerate",
+    ),
+    path("w/<int:workspace_id>/integrations/inbound/enabled/", pages.set_enabled, name="enabled"),
 ]
