@@ -55,7 +55,8 @@ def test_it_lets_the_owner_download_the_log(client, inbound_webhook, owner, acco
 
 def test_it_hides_the_log_from_everyone_but_the_owner(client, inbound_webhook, member, outsider):
     workspace = inbound_webhook.workspace
-    assert client.get(log_url(workspace)).status_code == 404  # anonymous
+    # Anonymous visitors are sent to sign in, like on every page of the owner's UI.
+    assert client.get(log_url(workspace)).url.startswith("/accounts/login/?next=")
     for user in (member, outsider):
         client.force_login(user)
         assert client.get(log_url(workspace)).status_code == 404
