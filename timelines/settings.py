@@ -140,7 +140,8 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
     "name": "timelines",
-    "workers": env.int("Q_WORKERS", default=2),
+    # The paced sender's dispatcher keeps one worker busy (two during a hand-over).
+    "workers": env.int("Q_WORKERS", default=4),
     "timeout": 90,
     # retry must exceed timeout plus queue wait, or a running task is handed out twice.
     "retry": 180,
@@ -154,6 +155,17 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# The paced sender (whatsapp/sender.py; README "Paced sender and credits").
+# How many dispatchers may run at once (each multiplexes every account; more only for more
+# machines), the threads each one hands transport calls to, how long an account's in-flight
+# send may take before another dispatcher treats it as interrupted, how long a dispatcher's slot
+# outlives a dead dispatcher, and how long messages wait for a disconnected account.
+SENDER_DISPATCHERS = env.int("SENDER_DISPATCHERS", default=1)
+SENDER_THREADS = env.int("SENDER_THREADS", default=64)
+SENDER_LEASE_SECONDS = env.float("SENDER_LEASE_SECONDS", default=60)
+SENDER_SLOT_LEASE_SECONDS = env.float("SENDER_SLOT_LEASE_SECONDS", default=15)
+SENDER_DISCONNECTED_HOURS = env.float("SENDER_DISCONNECTED_HOURS", default=24)
 
 # Transports by name; an account names its transport, the registry finds the class.
 WHATSAPP_TRANSPORTS = {

@@ -4,3 +4,21 @@ from django.apps import AppConfig
 class WhatsappConfig(AppConfig):
     name = "whatsapp"
     verbose_name = "WhatsApp"
+
+    def ready(self):
+        from django_q.signals import post_spawn
+
+        post_spawn.connect(start_sender, dispatch_uid="whatsapp-start-sender")
+
+
+def start_sender(sender, proc_name, **kwargs):
+    """A qcluster worker came up: start the paced sender's dispatchers now rather than at the
+    first run of the one-minute schedule (which django-q only checks about every 30 s)."""
+    import logging
+
+    from whatsapp import sender as paced_sender
+
+    try:
+        paced_sender.ensure_dispatchers()
+    except Exception:  # never keep a worker from starting
+        logging.getLogger(__name__).exception("could not start the paced sender")

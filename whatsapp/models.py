@@ -75,6 +75,11 @@ class Account(models.Model):
         self.status = self.CONNECTED
         self.last_connected_at = timezone.now()
         self.save(update_fields=["status", "last_connected_at"])
+        # Messages that waited for the account to reconnect go out now, not at the next sweep.
+        from whatsapp import sender
+
+        account_id = self.pk
+        transaction.on_commit(lambda: sender.wake(account_id))
 
     def mark_disconnected(self):
         self.status = self.DISCONNECTED
@@ -271,6 +276,13 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["chat", "timestamp"], name="message_chat_time"),
             models.Index(fields=["status", "queued_at"], name="message_status_queue"),
+            # The paced sender's "oldest pending message of this account": only the few
+            # messages waiting to be sent are in it.
+            models.Index(
+                fields=["chat", "id"],
+                condition=models.Q(status__in=["queued", "sending"]),
+                name="message_pending",
+            ),
         ]
 
     def __str__(self):
@@ -395,3 +407,16 @@ DISCONNECTED_STATUSES = ("STOPPED", "FAILED", "SCAN_QR_CODE")
 def _restricted(restrictions):
     """WhatsApp's limits on starting new chats, as WAHA reports them in `me`."""
     return {"restrictions": restrictions} if restrictions else {}
+
+
+class DispatcherSlot(models.Model):
+    """The right to run one of the paced sender's dispatchers (settings.SENDER_DISPATCHERS of
+    them), held by a lease its dispatcher renews; a dead dispatcher's slot frees itself."""
+
+    number = models.PositiveSmallIntegerField(unique=True)
+    token = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"dispatcher slot {self.number}"
