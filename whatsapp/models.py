@@ -362,8 +362,6 @@ class WahaConnection(models.Model):
     def link(self, phone, restrictions=None):
         """WhatsApp says `phone` scanned the code: make (or take over) the workspace's account
         for it, point it at this WAHA session and mark it connected. Returns the account."""
-        from whatsapp import sender  # the sender imports models; import it when needed
-
         phone = normalize_phone(phone)
         with transaction.atomic():
             account, _ = Account.objects.select_for_update().get_or_create(
@@ -378,8 +376,7 @@ class WahaConnection(models.Model):
             self.account, self.status = account, "WORKING"
             self.save(update_fields=["account", "status", "updated_at"])
             if not account.is_connected:
-                account.mark_connected()
-                transaction.on_commit(lambda: sender.wake(account.pk))
+                account.mark_connected()  # wakes the paced sender for the account on commit
         return account
 
     def record_status(self, status, restrictions=None):
