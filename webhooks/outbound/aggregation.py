@@ -69,8 +69,9 @@ def bundle_window(webhook, window_start, window_end):
         made += created
 
 
-def bundle_batch(webhook, window_start, window_end, size=CHATS_PER_BATCH):
+def bundle_batch(webhook, window_start, window_end, size=None):
     """Bundle the next `size` chats with messages waiting; None when there are none left."""
+    size = size or CHATS_PER_BATCH
     waiting = PendingMessage.objects.filter(webhook=webhook, timestamp__lt=window_end)
     with transaction.atomic():
         chat_ids = list(

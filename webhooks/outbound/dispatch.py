@@ -38,7 +38,7 @@ LEASE_NAME = "outbound-drain"
 
 def request_timeout():
     """O5's 10 seconds; a setting so tests of a slow receiver need not wait that long."""
-    return getattr(settings, "OUTBOUND_WEBHOOK_TIMEOUT", 10)
+    return settings.OUTBOUND_WEBHOOK_TIMEOUT
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Result:
     duration_ms: int = 0
     error: str = ""
     retry_after: float | None = None
+    finished: float = 0.0  # monotonic; a batch's outcomes count in the order they happened
 
     @property
     def ok(self):
@@ -122,7 +123,8 @@ def post(delivery):
         result.error = str(exc)
     else:
         _read_response(result, response)
-    result.duration_ms = int((time.monotonic() - started) * 1000)
+    result.finished = time.monotonic()
+    result.duration_ms = int((result.finished - started) * 1000)
     return result
 
 
@@ -201,7 +203,7 @@ def record(results):
             settle(result.delivery, result, now)
         Delivery.objects.bulk_update([r.delivery for r in results], SETTLED_FIELDS)
         outcomes = {}
-        for result in results:
+        for result in sorted(results, key=lambda r: r.finished):
             webhook = result.delivery.webhook
             outcomes.setdefault(webhook.pk, (webhook, []))[1].append(result.ok)
         for webhook, oks in outcomes.values():

@@ -1,17 +1,12 @@
 """Show or change a workspace's outbound webhook; prints its settings as JSON."""
 
-import json
-
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
-
-from timelines.models import Workspace
+from timelines.commands import TimelinesCommand
 from webhooks.outbound.models import NONE, OutboundWebhook
 
 GRANULARITY_CHOICES = ["none", "1", "6", "12", "24"]
 
 
-class Command(BaseCommand):
+class Command(TimelinesCommand):
     help = "Show or change a workspace's outbound webhook (URL, enabled, granularity, secret)."
 
     def add_arguments(self, parser):
@@ -23,23 +18,14 @@ class Command(BaseCommand):
         switch.add_argument("--disable", action="store_true")
         parser.add_argument("--rotate-secret", action="store_true")
 
-    def handle(self, *, workspace, url, granularity, enable, disable, rotate_secret, **options):
-        webhook = OutboundWebhook.for_workspace(self._workspace(workspace))
+    def run(self, *, workspace, url, granularity, enable, disable, rotate_secret, **options):
+        webhook = OutboundWebhook.for_workspace(self.workspace(workspace))
         enabled = True if enable else False if disable else None
         hours = None if granularity is None else _hours(granularity)
-        try:
-            webhook.configure(url=url, granularity=hours, enabled=enabled)
-        except ValidationError as exc:
-            raise CommandError(" ".join(" ".join(exc.messages).split())) from None
+        webhook.configure(url=url, granularity=hours, enabled=enabled)
         if rotate_secret:
             webhook.rotate_secret()
-        self.stdout.write(json.dumps(webhook.as_dict()))
-
-    def _workspace(self, ref):
-        try:
-            return Workspace.objects.by_ref(ref)
-        except Workspace.DoesNotExist:
-            raise CommandError(f"No workspace named or numbered '{ref}'.") from None
+        return webhook.as_dict()
 
 
 def _hours(granularity):
