@@ -70,12 +70,17 @@ def test_the_owner_downloads_the_log(client, owner, outbound, receiver, chat):
     assert entry["response"]["status"] == 200 and entry["response"]["body"] == "ok"
 
 
-@pytest.mark.parametrize("who", ["member", "outsider", None])
+@pytest.mark.parametrize("who", ["member", "outsider"])
 def test_nobody_but_the_owner_downloads_the_log(client, request, who, outbound, chat, receiver):
     receive(chat)
-    if who:
-        client.force_login(request.getfixturevalue(who))
+    client.force_login(request.getfixturevalue(who))
     assert client.get(log_url(outbound.workspace)).status_code == 404
+
+
+def test_an_anonymous_visitor_is_asked_to_sign_in_first(client, outbound, chat, receiver):
+    receive(chat)
+    response = client.get(log_url(outbound.workspace))
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
 
 
 def test_redeliver_sends_the_same_event_again(outbound, receiver, chat):
