@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 
 USER_AGENT = "Timelines/1.0 (+https://github.com/timelines)"
@@ -102,6 +103,7 @@ def request(
     session=None,
     follow_redirects=True,
     trusted=(),
+    total_timeout=None,
 ):
     """Make one request (following up to MAX_REDIRECTS checked redirects); return a Response.
 
@@ -111,10 +113,14 @@ def request(
     Raises FetchError (UnsafeURL, TooLarge) with a readable reason for every failure to get an
     answer; a non-2xx answer is a Response, not an error. `trusted` origins may be private (each
     redirect hop is checked on its own, so a trusted server cannot bounce us elsewhere).
+
+    `timeout` bounds each connect and each read; `total_timeout` (seconds) also bounds the whole
+    exchange, so that a server dripping a byte at a time cannot hold a worker for long.
     """
     http = session or requests
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     started = time.monotonic()
+    deadline = started + total_timeout if total_timeout else None
     history = []
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url, trusted)
@@ -126,7 +132,7 @@ def request(
                 if raw.status_code in (301, 302, 303) and method != "HEAD":
                     method, data, json = "GET", None, None
                 continue
-            content = _read_capped(raw, max_bytes)
+            content = _read_capped(raw, max_bytes, deadline)
             return Response(
                 status=raw.status_code,
                 headers={k.lower(): v for k, v in raw.headers.items()},
@@ -166,20 +172,29 @@ def _send(http, method, url, headers, data, json, timeout):
         raise FetchError(f"request failed: {_reason(exc)}") from None
 
 
-def _read_capped(raw, max_bytes):
+def _read_capped(raw, max_bytes, deadline=None):
     declared = raw.headers.get("content-length", "")
     if max_bytes is not None and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(max_bytes)
     chunks, size = [], 0
     try:
-        for chunk in raw.iter_content(chunk_size=64 * 1024):
+        for chunk in _arriving(raw):
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
                 raise TooLarge(max_bytes)
+            if deadline is not None and time.monotonic() > deadline:
+                raise FetchError("timed out while reading the response")
             chunks.append(chunk)
-    except requests.exceptions.RequestException as exc:
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise FetchError(f"reading the response failed: {_reason(exc)}") from None
     return b"".join(chunks)
+
+
+def _arriving(raw):
+    """The body in pieces as they arrive: read1 returns whatever has landed instead of waiting for
+    a full chunk, so a server dripping bytes meets the deadline check at least once a read."""
+    while chunk := raw.raw.read1(64 * 1024, decode_content=True):
+        yield chunk
 
 
 def _reason(exc):

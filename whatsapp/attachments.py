@@ -6,8 +6,34 @@ from timelines import safehttp
 from whatsapp.transports import Attachment
 
 MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024
-DOWNLOAD_TIMEOUT = 20
-_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<meta", b"<title")
+DOWNLOAD_TIMEOUT = 20  # seconds, for each connect and each read
+DOWNLOAD_DEADLINE = 60  # seconds, for the whole download
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# The byte patterns by which browsers sniff HTML (WHATWG MIME Sniffing, "identifying a resource
+# with an unknown MIME type"); each must be followed by a space or ">" so that "<b" does not catch
+# "<binary...".
+_HTML_TAGS = (
+    b"<!doctype html",
+    b"<html",
+    b"<head",
+    b"<script",
+    b"<iframe",
+    b"<h1",
+    b"<div",
+    b"<font",
+    b"<table",
+    b"<a",
+    b"<style",
+    b"<title",
+    b"<b",
+    b"<body",
+    b"<br",
+    b"<p",
+    b"<!--",
+    b"<meta",
+)
+_TAG_ENDS = (b" ", b">", b"\t", b"\n", b"\r", b"\x0c", b"")  # b"": the content ends there
+_GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream", "application/unknown")
 
 
 class AttachmentError(Exception):
@@ -15,24 +41,21 @@ class AttachmentError(Exception):
 
 
 def looks_like_html(content_type, content):
-    if content_type in ("text/html", "application/xhtml+xml"):
+    """True for a web page: by its declared type, or by its first bytes whatever the type says
+    (share pages are often served as application/octet-stream)."""
+    if content_type in HTML_TYPES:
         return True
-    head = content[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith(_HTML_STARTS)
+    head = content[:1024].lstrip(b"\xef\xbb\xbf \t\r\n\x0c").lower()
+    if head.startswith(b"<?xml"):  # XHTML announces itself after the XML declaration
+        return b"<!doctype html" in head or b"<html" in head
+    return any(
+        head.startswith(tag) and head[len(tag) : len(tag) + 1] in _TAG_ENDS for tag in _HTML_TAGS
+    )
 
 
 def fetch_attachment(url, file_name):
     """Download `url` and return an Attachment named `file_name`, or raise AttachmentError."""
-    try:
-        response = safehttp.request(
-            "GET", url, timeout=DOWNLOAD_TIMEOUT, max_bytes=MAX_ATTACHMENT_BYTES
-        )
-    except safehttp.TooLarge:
-        raise AttachmentError(
-            f"The file at {url} is larger than the 2 MB limit for attachments."
-        ) from None
-    except safehttp.FetchError as exc:
-        raise AttachmentError(f"The file at {url} could not be downloaded: {exc}.") from None
+    response = _download(url)
     if not response.ok:
         raise AttachmentError(
             f"The file at {url} could not be downloaded: the server answered HTTP "
@@ -44,7 +67,37 @@ def fetch_attachment(url, file_name):
             "starts the download at once when opened in a private browser window), not a "
             "file-hosting service's share link."
         )
-    mime = response.content_type or mimetypes.guess_type(file_name)[0]
-    if not mime or mime in ("application/octet-stream", "binary/octet-stream"):
-        mime = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-    return Attachment(name=file_name, mime=mime, content=response.content)
+    if not response.content:
+        raise AttachmentError(f"The file at {url} is empty.")
+    return Attachment(name=file_name, mime=_mime(response, file_name), content=response.content)
+
+
+def _download(url):
+    try:
+        return safehttp.request(
+            "GET",
+            url,
+            timeout=DOWNLOAD_TIMEOUT,
+            total_timeout=DOWNLOAD_DEADLINE,
+            max_bytes=MAX_ATTACHMENT_BYTES,
+        )
+    except safehttp.TooLarge:
+        raise AttachmentError(
+            f"The file at {url} is larger than the 2 MB limit for attachments."
+        ) from None
+    except safehttp.UnsafeURL as exc:
+        raise AttachmentError(
+            f"The file at {url} was not downloaded: {exc}. file_url must be a public address."
+        ) from None
+    except safehttp.FetchError as exc:
+        raise AttachmentError(
+            f"The file at {url} could not be downloaded (unreachable): {exc}."
+        ) from None
+
+
+def _mime(response, file_name):
+    """The type the server declared, else the one the name implies."""
+    declared = response.content_type
+    if declared not in _GENERIC_TYPES:
+        return declared
+    return mimetypes.guess_type(file_name)[0] or "application/octet-stream"
