@@ -16,13 +16,16 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The web server on 127.0.0.1:8000 and a django-q2 worker; Ctrl-C stops both.
+# The worker runs in the background: whenever the web server ends (Ctrl-C, a kill, a port already
+# in use), the trap stops the worker and waits for it, so no orphan keeps taking tasks.
+ADDR ?= 127.0.0.1:8000
 run: export DEBUG ?= true
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) demo
-	@trap 'kill $$worker 2>/dev/null' EXIT; \
+	@worker=; trap '[ -n "$$worker" ] && kill $$worker 2>/dev/null; wait' INT TERM EXIT; \
 	$(MANAGE) qcluster & worker=$$!; \
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) runserver $(ADDR)
 
 lint: install
 	$(BIN)/ruff check .
