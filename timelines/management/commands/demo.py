@@ -105,12 +105,14 @@ class Command(TimelinesCommand):
         return [f"The workspace {WORKSPACE} has message credits: {url}"]
 
     def simulate(self, account, chat, group):
+        # Typed in another shell, where make's DEBUG=true is not set.
+        manage = ("DEBUG=true " if settings.DEBUG else "") + ".venv/bin/python manage.py"
         direct = (
-            f"python manage.py simulate_incoming --account {account.phone} --from {chat.phone} "
+            f"{manage} simulate_incoming --account {account.phone} --from {chat.phone} "
             f'--name "{chat.name}" --text "Hello from John"'
         )
         in_group = (
-            f"python manage.py simulate_incoming --account {account.phone} --from {chat.phone} "
+            f"{manage} simulate_incoming --account {account.phone} --from {chat.phone} "
             f'--name "{chat.name}" --group "{group.name}" --text "Hi team"'
         )
         return [
