@@ -8,7 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from whatsapp.models import Account, Chat, Message
+from whatsapp.models import Account, Chat, Message, WahaConnection
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
 
@@ -219,3 +219,12 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Text")
     def short_text(self, obj):
         return Truncator(obj.text).chars(60)
+
+
+@admin.register(WahaConnection)
+class WahaConnectionAdmin(admin.ModelAdmin):
+    list_display = ["session", "base_url", "workspace", "account", "status", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["session", "base_url", "workspace__name", "account__phone"]
+    readonly_fields = ["secret", "status", "created_at", "updated_at"]
+    raw_id_fields = ["workspace", "account", "created_by"]

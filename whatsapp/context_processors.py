@@ -16,6 +16,7 @@ SECTIONS = [
     ("Inbound webhook", "inbound:page"),
     ("Outbound webhook", "outbound:page"),
     ("Credits", "credits:index"),
+    ("Accounts", "whatsapp:accounts"),
 ]
 MAX_ACCOUNTS_SHOWN = 3
 

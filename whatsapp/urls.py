@@ -1,6 +1,6 @@
 from django.urls import path
 
-from whatsapp import views, waha_events
+from whatsapp import views, waha_connect, waha_events
 
 app_name = "whatsapp"
 
@@ -9,4 +9,16 @@ urlpatterns = [
     # The form chat_url takes in outbound payloads (SPEC "Concepts"): no workspace in it.
     path("chat/<int:chat_id>/messages/", views.chat_messages, name="chat"),
     path("whatsapp/waha/<str:secret>/", waha_events.events, name="waha_events"),
+    path("w/<int:workspace_id>/accounts/", waha_connect.accounts, name="accounts"),
+    path("w/<int:workspace_id>/accounts/connect/", waha_connect.connect, name="waha_connect"),
+    path(
+        "w/<int:workspace_id>/accounts/connect/<int:connection_id>/",
+        waha_connect.connecting,
+        name="waha_connecting",
+    ),
+    path(
+        "w/<int:workspace_id>/accounts/connect/<int:connection_id>/qr.png",
+        waha_connect.qr_code,
+        name="waha_qr",
+    ),
 ]

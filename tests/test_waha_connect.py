@@ -1,0 +1,107 @@
+"""The owner connects a WhatsApp account through WAHA, up to the session WORKING."""
+
+import pytest
+from django.test import override_settings
+
+from tests.fake_waha import PNG, fixture
+from whatsapp.models import Account, WahaConnection
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def connect_url(workspace):
+    return f"/w/{workspace.pk}/accounts/connect/"
+
+
+def start(owner_client, workspace, fake_waha, **changes):
+    form = {"base_url": fake_waha.url, "api_key": fake_waha.api_key, "session": "default"}
+    return owner_client.post(connect_url(workspace), {**form, **changes})
+
+
+def test_it_starts_the_session_with_our_signed_webhook(owner_client, workspace, fake_waha):
+    response = start(owner_client, workspace, fake_waha)
+    connection = WahaConnection.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/w/{workspace.pk}/accounts/connect/{connection.pk}/"
+    (body,) = fake_waha.bodies("/api/sessions")
+    assert body["name"] == "default" and body["start"] is True
+    (webhook,) = body["config"]["webhooks"]
+    assert webhook["url"] == f"http://testserver/whatsapp/waha/{connection.secret}/"
+    assert webhook["events"] == ["message.any", "message.ack", "session.status"]
+    assert webhook["hmac"] == {"key": connection.hmac_key} and len(connection.hmac_key) >= 40
+    assert len(connection.secret) >= 40  # ≥ 128 bits in the URL
+
+
+def test_it_shows_the_qr_code_until_the_phone_is_linked_then_the_account(
+    owner_client, workspace, owner, fake_waha
+):
+    page = start(owner_client, workspace, fake_waha)["Location"]
+    response = owner_client.get(page)
+    assert b'id="qr"' in response.content and b"window.location.reload" in response.content
+    qr = owner_client.get(page + "qr.png")
+    assert qr["Content-Type"] == "image/png" and qr.content == PNG
+
+    fake_waha.status = "WORKING"
+    response = owner_client.get(page)
+    assert b'id="connected-phone">+15105566777<' in response.content
+    assert b"window.location.reload" not in response.content
+    account = Account.objects.get()
+    assert account.is_connected and account.transport == "waha"
+    assert account.connected_by == owner
+    assert account.transport_settings["session"] == "default"
+    assert account.transport_settings["base_url"] == fake_waha.url
+    accounts = owner_client.get(f"/w/{workspace.pk}/accounts/")
+    assert b"+15105566777" in accounts.content and b"Connect WhatsApp account" in accounts.content
+
+
+def test_a_working_event_links_the_account_without_the_page(
+    owner_client, workspace, fake_waha, post_event
+):
+    start(owner_client, workspace, fake_waha)
+    connection = WahaConnection.objects.latest("pk")  # post_event made one of its own first
+    post_event(fixture("session_status"), connection=connection)
+    connection.refresh_from_db()
+    assert connection.account.phone == "+15105566777" and connection.account.is_connected
+
+
+def test_an_existing_session_gets_our_webhook_and_is_started(owner_client, workspace, fake_waha):
+    fake_waha.sessions.add("default")
+    assert start(owner_client, workspace, fake_waha).status_code == 302
+    paths = fake_waha.paths()
+    assert "/api/sessions/default" in paths and "/api/sessions/default/start" in paths
+    put = [body for method, path, body, _ in fake_waha.calls if method == "PUT"]
+    assert put[0]["config"]["webhooks"][0]["events"] == [
+        "message.any",
+        "message.ack",
+        "session.status",
+    ]
+
+
+def test_it_says_so_when_waha_refuses_the_key(owner_client, workspace, fake_waha):
+    response = start(owner_client, workspace, fake_waha, api_key="wrong")
+    assert response.status_code == 200
+    assert b"WAHA refused the API key" in response.content
+    assert not WahaConnection.objects.exists()
+
+
+def test_it_refuses_a_private_waha_url_the_operator_does_not_trust(
+    owner_client, workspace, fake_waha
+):
+    with override_settings(ALLOW_PRIVATE_URLS=False):
+        response = start(owner_client, workspace, fake_waha)
+        assert b"WAHA_TRUSTED_URLS" in response.content and fake_waha.calls == []
+        with override_settings(WAHA_TRUSTED_URLS=[fake_waha.url]):
+            assert start(owner_client, workspace, fake_waha).status_code == 302
+
+
+def test_only_the_owner_may_connect_accounts(client, workspace, member, outsider, fake_waha):
+    for user in (member, outsider):
+        client.force_login(user)
+        assert client.get(connect_url(workspace)).status_code == 404
+    client.force_login(member)
+    accounts = client.get(f"/w/{workspace.pk}/accounts/")
+    assert accounts.status_code == 200 and b"Connect WhatsApp account" not in accounts.content
