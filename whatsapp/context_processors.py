@@ -10,13 +10,14 @@ from credits.models import Balance
 from timelines.access import current_workspace
 from timelines.models import Workspace
 
-# Sections of a workspace, in header order: (label, URL name taking the workspace id).
+# Sections of a workspace, in header order: (label, what wide screens add to it, URL name taking
+# the workspace id). Phones show the short labels, so they fit on one line.
 SECTIONS = [
-    ("Chats", "whatsapp:chats"),
-    ("Inbound webhook", "inbound:page"),
-    ("Outbound webhook", "outbound:page"),
-    ("Credits", "credits:index"),
-    ("Accounts", "whatsapp:accounts"),
+    ("Chats", "", "whatsapp:chats"),
+    ("Inbound", " webhook", "inbound:page"),
+    ("Outbound", " webhook", "outbound:page"),
+    ("Credits", "", "credits:index"),
+    ("Accounts", "", "whatsapp:accounts"),
 ]
 MAX_ACCOUNTS_SHOWN = 3
 
@@ -51,12 +52,13 @@ def _more_accounts(workspace, fetched):
 
 def _nav(request, workspace):
     links = []
-    for label, name in SECTIONS:
+    for label, more, name in SECTIONS:
         href = reverse(name, args=[workspace.pk])
-        links.append((label, href, request.path.startswith(href)))
-    # A chat page belongs to the Chats section although its URL has no workspace in it.
-    if request.path.startswith("/chat/"):
-        links[0] = (links[0][0], links[0][1], True)
+        # A chat page belongs to Chats although its URL has no workspace in it.
+        current = request.path.startswith(href) or (
+            name == "whatsapp:chats" and request.path.startswith("/chat/")
+        )
+        links.append((label, more, href, current))
     return links
 
 
