@@ -60,6 +60,7 @@ def test_it_shows_workspace_balance_and_accounts_in_the_header(client, owner, wo
     assert '<strong class="credit-balance">42</strong>' in header
     assert "+15105566777 · Connected" in header
     assert "+15105560000 · Disconnected" in header
+    assert f'class="chip account-chip" href="/w/{workspace.pk}/accounts/"' in header
     assert 'class="switcher"' not in header  # one workspace: nothing to switch to
     assert 'action="/accounts/logout/"' in header
 

@@ -37,6 +37,7 @@ def header(request):
             "switch_to": _switch_links(request, workspace),
             "balance": Balance.of(workspace),
             "credits_url": reverse("credits:index", args=[workspace.pk]),
+            "accounts_url": reverse("whatsapp:accounts", args=[workspace.pk]),
             "accounts": accounts[:MAX_ACCOUNTS_SHOWN],
             "more_accounts": _more_accounts(workspace, len(accounts)),
             "nav": _nav(request, workspace),
