@@ -9,7 +9,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "waha"
 # A tiny valid PNG: the QR code the fake shows.
@@ -45,6 +45,8 @@ class FakeWaha:
         self.me = {"id": "15105566777@c.us", "pushName": "Acme phone"}
         self.sessions = set()
         self.numbers = {}  # phone digits -> exists?
+        self.lids = {}  # '<id>@lid' -> '<digits>@c.us' WAHA knows
+        self.files = {}  # path -> (content type, bytes): downloads such as a message's file_url
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.server.block_on_close = False  # a test that timed out does not wait for the reply
@@ -98,7 +100,9 @@ class FakeWaha:
         return 201, {"name": body["name"], "status": "STARTING", "config": body.get("config")}
 
     def _session_call(self, method, path):
-        parts = path.strip("/").split("/")
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if len(parts) == 4 and parts[2] == "lids":
+            return 200, {"lid": parts[3], "pn": self.lids.get(parts[3])}
         if parts[-2:] == ["auth", "qr"]:
             if self.status != "SCAN_QR_CODE":
                 return 422, {"statusCode": 422, "message": "Can get QR code only in SCAN_QR_CODE"}
@@ -121,17 +125,23 @@ class FakeWaha:
                 fake.calls.append((self.command, self.path, body, dict(self.headers)))
                 if fake.delay:
                     time.sleep(fake.delay)
-                if fake.api_key and self.headers.get("X-Api-Key") != fake.api_key:
+                if self.path in fake.files:  # a plain download, no key needed
+                    status, answer = 200, fake.files[self.path]
+                elif fake.api_key and self.headers.get("X-Api-Key") != fake.api_key:
                     status, answer = 401, {"message": "Unauthorized", "statusCode": 401}
                 else:
                     status, answer = fake.answer(self.command, self.path, body)
                 self._write(status, answer)
 
             def _write(self, status, answer):
-                is_png = isinstance(answer, bytes)
-                data = answer if is_png else json.dumps(answer).encode()
+                if isinstance(answer, tuple):  # a file: (content type, bytes)
+                    content_type, data = answer
+                elif isinstance(answer, bytes):
+                    content_type, data = "image/png", answer
+                else:
+                    content_type, data = "application/json", json.dumps(answer).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "image/png" if is_png else "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 try:

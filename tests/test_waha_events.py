@@ -207,3 +207,29 @@ def test_events_before_the_phone_is_linked_create_nothing(post_event, waha_conne
     assert post_event(fixture("session_status", payload__status="SCAN_QR_CODE")).status_code == 200
     waha_connection.refresh_from_db()
     assert waha_connection.status == "SCAN_QR_CODE" and Chat.objects.count() == 0
+
+
+LID = "203040506070809@lid"
+
+
+def test_it_finds_the_number_behind_a_lid_through_waha(post_event, waha_account, fake_waha):
+    fake_waha.lids[LID] = "14151231234@c.us"
+    event = fixture("message_any_received", payload__from=LID, payload__id=f"false_{LID}_3EB0AA")
+    assert post_event(event).json() == {"status": "stored"}
+    message = Message.objects.get()
+    assert message.chat.phone == "+14151231234" and message.sender_name == "John Doe"
+
+
+def test_it_takes_the_number_the_engine_puts_beside_a_lid(post_event, waha_account, fake_waha):
+    data = {"key": {"remoteJid": LID, "remoteJidAlt": "14151231234@s.whatsapp.net"}}
+    event = fixture("message_any_received", payload__from=LID, payload___data=data)
+    assert post_event(event).json() == {"status": "stored"}
+    assert Message.objects.get().chat.jid == "14151231234@s.whatsapp.net"
+    assert not any("/lids/" in path for path in fake_waha.paths())
+
+
+def test_a_lid_nobody_can_resolve_is_acknowledged_and_skipped(post_event, waha_account, caplog):
+    event = fixture("message_any_received", payload__from=LID)
+    with caplog.at_level(logging.INFO, logger="whatsapp.waha_events"):
+        assert post_event(event).json() == {"status": "ignored"}
+    assert Message.objects.count() == 0 and "not stored" in caplog.text

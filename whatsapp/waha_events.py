@@ -24,7 +24,13 @@ from whatsapp.jids import InvalidJid, is_group_jid
 from whatsapp.models import Account, Chat, Message, WahaConnection
 from whatsapp.phones import InvalidPhone
 from whatsapp.store import store_message
-from whatsapp.transports.waha import from_timestamp, message_key, our_jid, phone_of
+from whatsapp.transports.waha import (
+    WahaClient,
+    from_timestamp,
+    message_key,
+    our_jid,
+    phone_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +105,7 @@ def on_message(connection, event):
         log.warning("WAHA message before the account is linked (connection %s)", connection.pk)
         return "ignored"
     try:
-        incoming = Incoming(payload)
+        incoming = Incoming(payload, resolve=lambda lid: lid_to_phone_jid(connection, lid))
     except (KeyError, InvalidJid, InvalidPhone) as exc:
         log.info("WAHA message %r not stored: %s", payload.get("id"), exc)
         return "ignored"
@@ -118,11 +124,14 @@ def on_message(connection, event):
 class Incoming:
     """The fields of a WAHA message payload that we keep."""
 
-    def __init__(self, payload):
+    def __init__(self, payload, resolve=lambda lid: ""):
         self.key = message_key(payload["id"])
         self.from_me = bool(payload.get("fromMe"))
         self.source = payload.get("source") or ""
-        self.jid = our_jid(payload["to"] if self.from_me else payload["from"])
+        chat_id = payload["to"] if self.from_me else payload["from"]
+        if str(chat_id).endswith("@lid"):
+            chat_id = alternative_jid(payload, self.from_me) or resolve(chat_id) or chat_id
+        self.jid = our_jid(chat_id)
         self.is_group = is_group_jid(self.jid)
         self.participant = payload.get("participant") or payload.get("author") or ""
         self.text = payload.get("body") or ""
@@ -130,6 +139,29 @@ class Incoming:
         self.name = push_name(payload.get("_data"))
         self.media = media_fields(payload) if payload.get("hasMedia") else {}
         self.ack = ack_name(payload)
+
+
+def alternative_jid(payload, from_me):
+    """WhatsApp increasingly names contacts by a '<id>@lid' instead of their number; engines
+    that know the number put it beside it in `_data` (NOWEB: key.remoteJidAlt, GOWS:
+    Info.SenderAlt / Info.RecipientAlt)."""
+    data = payload.get("_data") if isinstance(payload.get("_data"), dict) else {}
+    key = data.get("key") if isinstance(data.get("key"), dict) else {}
+    info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
+    for candidate in (
+        key.get("remoteJidAlt"),
+        info.get("RecipientAlt" if from_me else "SenderAlt"),
+    ):
+        if isinstance(candidate, str) and "@" in candidate and not candidate.endswith("@lid"):
+            user, _, server = candidate.partition("@")
+            return user.split(":")[0] + "@" + server  # without a device suffix ("…:12@…")
+    return ""
+
+
+def lid_to_phone_jid(connection, lid):
+    """Ask WAHA for the number behind `lid` (its lids API); '' when it does not know it."""
+    client = WahaClient(connection.base_url, connection.api_key, connection.session)
+    return client.phone_jid_of_lid(lid)
 
 
 def push_name(data):

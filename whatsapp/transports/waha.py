@@ -145,6 +145,16 @@ class WahaClient:
             return None
         return bool(answer["numberExists"])
 
+    def phone_jid_of_lid(self, lid):
+        """The '<digits>@c.us' WhatsApp hides behind a '<id>@lid' (WAHA's lids API), or ''."""
+        path = f"/api/{self._path}/lids/{quote(lid, safe='')}"
+        try:
+            response = self.request("GET", path)
+        except safehttp.FetchError:
+            return ""
+        pn = json_of(response).get("pn") if response.ok else ""
+        return pn if isinstance(pn, str) else ""
+
     # Sessions (connect flow).
 
     def start_session(self, config):
