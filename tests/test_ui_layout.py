@@ -89,3 +89,11 @@ def test_it_serves_its_own_stylesheet_and_script(client, db):
 def test_it_loads_nothing_from_a_cdn(client, db, path):
     html = client.get(path).content.decode()
     assert "https://" not in html and "http://" not in html.replace("http://testserver", "")
+
+
+def test_it_answers_a_tidy_404_page(client, owner, workspace):
+    client.force_login(owner)
+    response = client.get("/w/999999/chats/")
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
+    assert "/static/timelines/app.css" in response.content.decode()

@@ -76,8 +76,10 @@ def snap(tab, name, size="laptop"):
     tab.screenshot(path=ARTIFACTS / f"{name}-{size}.png", full_page=True)
 
 
-def sign_in(tab, username, password):
-    tab.goto("/accounts/login/")
+def sign_in(tab, username, password, *, here=False):
+    """Sign in through the form; `here`: on the sign-in page already shown (keeps its ?next=)."""
+    if not here:
+        tab.goto("/accounts/login/")
     tab.get_by_label("Username").fill(username)
     tab.get_by_label("Password").fill(password)
     tab.get_by_role("button", name="Sign in").click()
