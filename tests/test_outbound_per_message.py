@@ -158,3 +158,25 @@ def test_it_nudges_a_drain_when_the_message_commits(outbound, receiver, account,
         receive(account)
         assert woken == []
     assert woken == [1]
+
+
+def test_it_announces_what_the_paced_sender_sent_and_not_what_failed(
+    outbound, receiver, account, django_capture_on_commit_callbacks, monkeypatch
+):
+    from credits.models import grant
+    from whatsapp import sender
+    from whatsapp.outbox import queue_message
+
+    monkeypatch.setattr(dispatch, "wake", lambda: None)  # deliver_due is called directly
+    grant(account.workspace, 5)
+    good, _ = Chat.get_or_create_direct(account, "+14151231234", "John Doe")
+    bad, _ = Chat.get_or_create_direct(account, "+14155550000", "Nobody")
+    with django_capture_on_commit_callbacks(execute=True):  # the sender's wake-up
+        sent = queue_message(good, text="via inbound", origin=Message.ORIGIN_INBOUND_WEBHOOK)
+        queue_message(bad, text="never", origin=Message.ORIGIN_INBOUND_WEBHOOK)
+    assert dispatch.deliver_due() == 0
+    sender.drain_now()
+    dispatch.deliver_due()
+    [body] = receiver.bodies()
+    assert body["message"]["message_id"] == sent.message_id
+    assert body["message"]["direction"] == "sent" and body["message"]["text"] == "via inbound"

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from timelines import safehttp
@@ -29,7 +29,7 @@ USER_AGENT = "Timelines-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
 RETRY_DELAYS = [10, 60, 5 * 60, 30 * 60, 2 * 3600]
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 1024 * 1024
-BATCH = 20
+BATCH = 50
 THREADS = 8
 LEASE = timedelta(seconds=120)
 DRAIN_BUDGET = 50  # seconds; below Q_CLUSTER's task timeout (90)
@@ -182,18 +182,6 @@ def settle(delivery, result, now):
         delivery.next_attempt_at = now + retry_delay(delivery.attempts, result.retry_after)
 
 
-SETTLED_FIELDS = [
-    "attempts",
-    "last_status",
-    "last_error",
-    "claimed_until",
-    "claim_token",
-    "state",
-    "finished_at",
-    "next_attempt_at",
-]
-
-
 def record(results):
     """Log the attempts, move each delivery on, and count successes and failures per webhook."""
     now = timezone.now()
@@ -201,13 +189,46 @@ def record(results):
         Attempt.objects.bulk_create([r.attempt() for r in results])
         for result in results:
             settle(result.delivery, result, now)
-        Delivery.objects.bulk_update([r.delivery for r in results], SETTLED_FIELDS)
+        save_settled([r.delivery for r in results])
         outcomes = {}
         for result in sorted(results, key=lambda r: r.finished):
             webhook = result.delivery.webhook
             outcomes.setdefault(webhook.pk, (webhook, []))[1].append(result.ok)
         for webhook, oks in outcomes.values():
             webhook.count_outcomes(oks)
+
+
+def save_settled(deliveries):
+    """One UPDATE per group of deliveries that ended alike (a batch of successes is one query);
+    only those to retry, each with its own jittered time, are saved one by one."""
+    finished = {}
+    for delivery in deliveries:
+        if delivery.state == Delivery.PENDING:
+            _save_retry(delivery)
+        else:
+            key = (delivery.state, delivery.last_status, delivery.last_error, delivery.finished_at)
+            finished.setdefault(key, []).append(delivery.pk)
+    for (state, status, error, at), pks in finished.items():
+        Delivery.objects.filter(pk__in=pks).update(
+            state=state,
+            last_status=status,
+            last_error=error,
+            finished_at=at,
+            attempts=F("attempts") + 1,
+            claimed_until=None,
+            claim_token="",
+        )
+
+
+def _save_retry(delivery):
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=delivery.attempts,
+        last_status=delivery.last_status,
+        last_error=delivery.last_error,
+        next_attempt_at=delivery.next_attempt_at,
+        claimed_until=None,
+        claim_token="",
+    )
 
 
 # -- draining ----

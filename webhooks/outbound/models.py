@@ -174,15 +174,17 @@ class OutboundWebhook(models.Model):
     def count_outcomes(self, outcomes):
         """Fold a batch of attempt results (True = success, in order) into the failure streak;
         switch off on the 11th consecutive failure. Returns True when this call disabled it."""
-        trailing = len(outcomes) - (
-            max(i for i, ok in enumerate(outcomes) if ok) + 1 if any(outcomes) else 0
-        )
+        trailing = 0
+        for ok in reversed(outcomes):
+            if ok:
+                break
+            trailing += 1
         webhooks = OutboundWebhook.objects.filter(pk=self.pk)
-        if any(outcomes):
-            webhooks.update(consecutive_failures=trailing)
-        elif trailing:
+        if trailing < len(outcomes):  # a success: the streak restarts after it
+            webhooks.exclude(consecutive_failures=trailing).update(consecutive_failures=trailing)
+        else:
             webhooks.update(consecutive_failures=F("consecutive_failures") + trailing)
-        return self._disable_if_failing()
+        return trailing > 0 and self._disable_if_failing()
 
     def _disable_if_failing(self):
         reason = SWITCHED_OFF_BY_ERRORS

@@ -4,10 +4,17 @@ An integration written against TimelinesAI must work unchanged, so keys, nesting
 format (`YYYY-MM-DDTHH:MM:SS+0000`, UTC) are a contract; add keys only beside them, never rename.
 """
 
+import html
 import json
 from datetime import UTC
 
-from django.utils.html import escape
+from whatsapp.models import Message
+
+
+def escape(text):
+    """HTML-escape (& < > " '); the stdlib's, which is several times cheaper than Django's lazy
+    wrapper when a bundle job escapes a hundred thousand texts."""
+    return html.escape(text, quote=True)
 
 
 def timestamp(moment):
@@ -37,6 +44,7 @@ def chat_object(chat, is_new_chat):
 
 
 def message_object(message):
+    """`message` is a Message or anything with its attributes (the aggregation reads rows)."""
     return {
         "direction": message.direction,
         "timestamp": timestamp(message.timestamp),
@@ -59,36 +67,32 @@ def message_payload(message):
 
 def bundle_payload(chat, messages, is_new_chat):
     """O4: the messages of one chat in one window, oldest first (`messages` already sorted)."""
+    objects = [message_object(m) for m in messages]
     return {
         "whatsapp_account": account_object(chat.account),
         "chat": chat_object(chat, is_new_chat),
-        "messages": [message_object(m) for m in messages],
-        "first_message_timestamp": timestamp(messages[0].timestamp),
-        "last_message_timestamp": timestamp(messages[-1].timestamp),
-        "aggregation": aggregation_html(chat, messages),
+        "messages": objects,
+        "first_message_timestamp": objects[0]["timestamp"],
+        "last_message_timestamp": objects[-1]["timestamp"],
+        "aggregation": aggregation_html(chat, objects),
     }
 
 
-def aggregation_html(chat, messages):
-    """The ready-made CRM note. Everything that comes from people is escaped: it lands in CRM
-    notes rendered as HTML. Line breaks inside a text become <br/> so the note stays readable."""
-    lines = [
-        "from {} on {}: {}".format(
-            escape(m.sender_name or m.sender_phone),
-            m.timestamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-            escape(m.text).replace("\r\n", "\n").replace("\n", "<br/>"),
-        )
-        for m in messages
-    ]
-    link = escape(_permalink(chat, messages[0]))
+def aggregation_html(chat, objects):
+    """The ready-made CRM note, from the bundle's message objects. Everything that comes from
+    people is escaped: it lands in CRM notes rendered as HTML. Line breaks inside a text become
+    <br/> so the note stays readable."""
+    lines = [_line(o) for o in objects]
+    link = escape(Message(chat=chat, message_id=objects[0]["message_id"]).permalink)
     lines.append(f"Click <a href='{link}'>here</a> to open the conversation in Timelines")
     return "<br/>".join(lines)
 
 
-def _permalink(chat, message):
-    # The chat is already loaded with the batch; going through message.chat would query again.
-    message.chat = chat
-    return message.permalink
+def _line(message):
+    sender, stamp = message["sender"], message["timestamp"]  # 2021-02-24T16:25:29+0000
+    text = escape(message["text"]).replace("\r\n", "\n").replace("\n", "<br/>")
+    name = escape(sender["full_name"] or sender["phone"])
+    return f"from {name} on {stamp[:10]} {stamp[11:16]}: {text}"
 
 
 def encode(payload):
