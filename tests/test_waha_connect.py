@@ -105,3 +105,17 @@ def test_only_the_owner_may_connect_accounts(client, workspace, member, outsider
     client.force_login(member)
     accounts = client.get(f"/w/{workspace.pk}/accounts/")
     assert accounts.status_code == 200 and b"Connect WhatsApp account" not in accounts.content
+
+
+def test_a_disconnected_phone_is_linked_again_from_the_accounts_page(
+    owner_client, workspace, waha_account, waha_connection, fake_waha, post_event
+):
+    post_event(fixture("session_status", payload__status="SCAN_QR_CODE"))
+    accounts = owner_client.get(f"/w/{workspace.pk}/accounts/").content.decode()
+    page = f"/w/{workspace.pk}/accounts/connect/{waha_connection.pk}/"
+    assert "Link the phone again" in accounts and page in accounts
+    assert 'id="qr"' in owner_client.get(page).content.decode()
+    fake_waha.status = "WORKING"
+    assert b"+15105566777" in owner_client.get(page).content
+    waha_account.refresh_from_db()
+    assert waha_account.is_connected

@@ -70,9 +70,15 @@ def client_for(connection):
 @login_required
 def accounts(request, workspace_id):
     workspace = workspace_for_member(request, workspace_id)
+    accounts = list(workspace.accounts.select_related("connected_by"))
+    # A disconnected phone is linked again from its connection's page (QR code).
+    linked = workspace.waha_connections.filter(account__isnull=False)
+    by_account = {connection.account_id: connection for connection in linked}
+    for account in accounts:
+        account.waha_connection = by_account.get(account.pk)
     context = {
         "workspace": workspace,
-        "accounts": workspace.accounts.select_related("connected_by"),
+        "accounts": accounts,
         "is_owner": workspace.is_owner(request.user),
     }
     return render(request, "whatsapp/accounts.html", context)
