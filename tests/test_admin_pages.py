@@ -1,5 +1,7 @@
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.urls import reverse
 
 from timelines.models import Membership, Workspace
@@ -120,3 +122,15 @@ def test_it_refuses_to_inject_into_an_account_that_is_not_simulated(
     page = admin_client.post(url, data, follow=True)
     assert "not the simulator" in page.content.decode()
     assert not Message.objects.exists()
+
+
+def test_every_registered_admin_page_loads_on_the_demo_data(admin_client, message):
+    call_command("demo")
+    for model, model_admin in admin.site._registry.items():
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        assert admin_client.get(reverse(f"{prefix}_changelist")).status_code == 200, prefix
+        add = admin_client.get(reverse(f"{prefix}_add"), follow=True)
+        assert add.status_code in (200, 403), prefix
+        if obj := model_admin.get_queryset(None).first():
+            page = admin_client.get(reverse(f"{prefix}_change", args=[obj.pk]))
+            assert page.status_code == 200, prefix

@@ -1,5 +1,8 @@
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -79,3 +82,26 @@ def test_it_refuses_accounts_that_are_not_simulated(account, settings):
         call_command(
             "simulate_incoming", "--account", account.phone, "--from", "+14151231234", "--text", "x"
         )
+
+
+def test_a_bad_argument_from_the_shell_is_one_line_and_exit_1(tmp_path):
+    # The real command line: CommandError takes Django's run_from_argv path there. The
+    # arguments are checked before the (here empty) database is used.
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PATH": "/usr/bin:/bin",
+    }
+    argv = ["--account", "+15105566777", "--from", "not a phone", "--text", "hi"]
+    done = subprocess.run(
+        [sys.executable, "manage.py", "simulate_incoming", *argv],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("CommandError: 'not a phone' is not an international phone")

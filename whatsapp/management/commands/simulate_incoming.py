@@ -29,8 +29,10 @@ class Command(TimelinesCommand):
         )
 
     def run(self, *, account, from_phone, name, group, text, workspace, **options):
+        # Arguments first, the database after: a typo is reported the same on any database.
         if not text.strip():
             raise CommandError("--text must not be empty.")
+        from_phone = normalize_phone(from_phone)
         found = self.account(account, workspace)
         message = simulator_for(found).receive(
             from_phone=from_phone, text=text, name=name, group=group
