@@ -83,7 +83,7 @@ def signature_problem(key, request):
 
 
 def dispatch(connection, event):
-    kind = event.get("event")
+    kind = text(event.get("event"))
     handler = HANDLERS.get(kind)
     if handler is None:
         log.info("WAHA event %r acknowledged and ignored (connection %s)", kind, connection.pk)
@@ -106,38 +106,61 @@ def on_message(connection, event):
         return "ignored"
     try:
         incoming = Incoming(payload, resolve=lambda lid: lid_to_phone_jid(connection, lid))
-    except (KeyError, InvalidJid, InvalidPhone) as exc:
+        with transaction.atomic():
+            return store_once(account, incoming)
+    except (BadEvent, InvalidJid, InvalidPhone) as exc:
         log.info("WAHA message %r not stored: %s", payload.get("id"), exc)
         return "ignored"
-    with transaction.atomic():
-        # One event at a time per account, so a retried delivery sees the first one's row.
-        Account.objects.select_for_update().filter(pk=account.pk).first()
-        mine = Message.objects.filter(chat__account=account, external_id=incoming.key)
-        if mine.exists():
-            return "duplicate"
-        if incoming.from_me and incoming.source != "app" and claim_echo(account, incoming):
-            return "echo"
-        store_incoming(account, incoming)
+
+
+def store_once(account, incoming):
+    # One event at a time per account, so a retried delivery sees the first one's row.
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    if Message.objects.filter(chat__account=account, external_id=incoming.key).exists():
+        return "duplicate"
+    if incoming.from_me and incoming.source != "app" and claim_echo(account, incoming):
+        return "echo"
+    store_incoming(account, incoming)
     return "stored"
 
 
+class BadEvent(ValueError):
+    pass
+
+
+def text(value, limit=None):
+    """A JSON value we expect to be a string, as one we can store: anything else is '', NULs and
+    lone surrogates (which PostgreSQL refuses) are dropped."""
+    if not isinstance(value, str):
+        return ""
+    value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return value[:limit] if limit else value
+
+
+def obj(value):
+    return value if isinstance(value, dict) else {}
+
+
 class Incoming:
-    """The fields of a WAHA message payload that we keep."""
+    """The fields of a WAHA message payload that we keep (each checked: the body is untrusted
+    in shape even when it is signed)."""
 
     def __init__(self, payload, resolve=lambda lid: ""):
-        self.key = message_key(payload["id"])
-        self.from_me = bool(payload.get("fromMe"))
-        self.source = payload.get("source") or ""
-        chat_id = payload["to"] if self.from_me else payload["from"]
-        if str(chat_id).endswith("@lid"):
+        self.key = message_key(text(payload.get("id")))[:200]
+        if not self.key:
+            raise BadEvent("the message has no id")
+        self.from_me = payload.get("fromMe") is True
+        self.source = text(payload.get("source"))
+        chat_id = text(payload.get("to" if self.from_me else "from"))
+        if chat_id.endswith("@lid"):
             chat_id = alternative_jid(payload, self.from_me) or resolve(chat_id) or chat_id
         self.jid = our_jid(chat_id)
         self.is_group = is_group_jid(self.jid)
-        self.participant = payload.get("participant") or payload.get("author") or ""
-        self.text = payload.get("body") or ""
+        self.participant = text(payload.get("participant")) or text(payload.get("author"))
+        self.text = text(payload.get("body"))
         self.timestamp = from_timestamp(payload.get("timestamp"))
         self.name = push_name(payload.get("_data"))
-        self.media = media_fields(payload) if payload.get("hasMedia") else {}
+        self.media = media_fields(payload) if payload.get("hasMedia") is True else {}
         self.ack = ack_name(payload)
 
 
@@ -145,14 +168,14 @@ def alternative_jid(payload, from_me):
     """WhatsApp increasingly names contacts by a '<id>@lid' instead of their number; engines
     that know the number put it beside it in `_data` (NOWEB: key.remoteJidAlt, GOWS:
     Info.SenderAlt / Info.RecipientAlt)."""
-    data = payload.get("_data") if isinstance(payload.get("_data"), dict) else {}
-    key = data.get("key") if isinstance(data.get("key"), dict) else {}
-    info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
+    data = obj(payload.get("_data"))
+    key, info = obj(data.get("key")), obj(data.get("Info"))
     for candidate in (
         key.get("remoteJidAlt"),
         info.get("RecipientAlt" if from_me else "SenderAlt"),
     ):
-        if isinstance(candidate, str) and "@" in candidate and not candidate.endswith("@lid"):
+        candidate = text(candidate)
+        if "@" in candidate and not candidate.endswith("@lid"):
             user, _, server = candidate.partition("@")
             return user.split(":")[0] + "@" + server  # without a device suffix ("…:12@…")
     return ""
@@ -166,19 +189,21 @@ def lid_to_phone_jid(connection, lid):
 
 def push_name(data):
     """The name the contact chose, wherever this engine put it in `_data`."""
-    data = data if isinstance(data, dict) else {}
-    info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
-    return data.get("notifyName") or data.get("pushName") or info.get("PushName") or ""
+    data = obj(data)
+    names = (data.get("notifyName"), data.get("pushName"), obj(data.get("Info")).get("PushName"))
+    return next((text(name, 200) for name in names if text(name)), "")
 
 
 def media_fields(payload):
-    media = payload.get("media") if isinstance(payload.get("media"), dict) else {}
-    url = media.get("url") or payload.get("mediaUrl") or ""
-    name = media.get("filename") or PurePosixPath(urlsplit(url).path).name or "attachment"
+    media = obj(payload.get("media"))
+    url = text(media.get("url")) or text(payload.get("mediaUrl"))
+    name = text(media.get("filename")) or PurePosixPath(urlsplit(url).path).name
     return {
-        "attachment_url": url if url.startswith(("http://", "https://")) else "",
-        "attachment_name": name[:255],
-        "attachment_mime": (media.get("mimetype") or "")[:100],
+        "attachment_url": url
+        if url.startswith(("http://", "https://")) and len(url) <= 2000
+        else "",
+        "attachment_name": (name or "attachment")[:255],
+        "attachment_mime": text(media.get("mimetype"), 100),
     }
 
 
@@ -238,19 +263,19 @@ def chat_for(account, incoming):
 
 
 def ack_name(payload):
-    name = payload.get("ackName")
-    if name in ACKS or name == "PENDING":
+    name, number = payload.get("ackName"), payload.get("ack")
+    if isinstance(name, str) and (name in ACKS or name == "PENDING"):
         return name
-    return ACK_NAMES.get(payload.get("ack"), "")
+    return ACK_NAMES.get(number, "") if type(number) is int else ""
 
 
 def on_ack(connection, event):
     account, payload = connection.account, event["payload"]
-    status = ACKS.get(ack_name(payload))
-    if account is None or status is None or not payload.get("id"):
+    status, key = ACKS.get(ack_name(payload)), message_key(text(payload.get("id")))
+    if account is None or status is None or not key:
         return "ignored"
     message = Message.objects.filter(
-        chat__account=account, external_id=message_key(payload["id"]), direction=Message.SENT
+        chat__account=account, external_id=key, direction=Message.SENT
     ).first()
     if message is None:
         log.info("WAHA ack for unknown message %r (account %s)", payload["id"], account.pk)
@@ -263,13 +288,13 @@ def on_ack(connection, event):
 
 
 def on_session_status(connection, event):
-    status = str(event["payload"].get("status") or "").upper()
-    me = event.get("me") if isinstance(event.get("me"), dict) else {}
-    restrictions = {k: me[k] for k in ("reachoutTimelock", "messageCapping") if k in me}
+    status = text(event["payload"].get("status"), 20).upper()
+    me = obj(event.get("me"))
+    restrictions = {k: me[k] for k in ("reachoutTimelock", "messageCapping") if obj(me.get(k))}
     if status != "WORKING":
         connection.record_status(status, restrictions)
         return "ok"
-    phone = phone_of(me.get("id"))
+    phone = phone_of(text(me.get("id")))
     if not phone and connection.account is None:
         # Older WAHA versions send no `me`: the connect page asks WAHA who it is instead.
         connection.record_status(status, restrictions)

@@ -79,11 +79,11 @@ def from_timestamp(seconds):
     """WAHA's Unix timestamps (seconds; milliseconds in envelopes) -> aware datetime."""
     try:
         value = float(seconds)
-    except (TypeError, ValueError):
+        if value > 1e12:
+            value /= 1000
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
         return timezone.now()
-    if value > 1e12:
-        value /= 1000
-    return datetime.fromtimestamp(value, tz=UTC)
 
 
 class WahaError(Exception):
