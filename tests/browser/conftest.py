@@ -64,9 +64,15 @@ def page(chromium, live_server, request):
 
 
 def _screenshots(tab, test_name):
-    snap(tab, test_name)
+    snap_both(tab, test_name)
+
+
+def snap_both(tab, name):
+    """The page as a laptop and as a phone show it."""
+    snap(tab, name)
     tab.set_viewport_size(PHONE)
-    snap(tab, test_name, "phone")
+    snap(tab, name, "phone")
+    tab.set_viewport_size(LAPTOP)
 
 
 def snap(tab, name, size="laptop"):

@@ -7,8 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from credits.models import grant
-from tests.browser.conftest import sign_in, snap
+from tests.browser.conftest import sign_in, snap_both
 from webhooks.outbound import dispatch
+from whatsapp import sender
 
 pytestmark = pytest.mark.browser
 
@@ -20,8 +21,8 @@ def site(settings, live_server):
     return live_server.url
 
 
-def _send(page, url, text):
-    body = {"action": "send", "phone": "+14151231234", "text": text}
+def _send(page, url, text, phone="+14151231234"):
+    body = {"action": "send", "phone": phone, "text": text}
     return page.request.post(
         url, data=json.dumps(body), headers={"Content-Type": "application/json"}
     )
@@ -64,26 +65,32 @@ def test_it_drives_the_inbound_webhook(page, site, owner, workspace, account):
     accepted = _send(page, new_url, "Your order has shipped")
     assert accepted.status == 200
     message_id = accepted.json()["data"]["message_id"]
+    # A number the simulator fails ("not on WhatsApp"): its credit comes back.
+    assert _send(page, new_url, "Hello?", phone="+14155550000").status == 200
+    sender.drain_now()  # the paced sender, inline and on a fake clock
 
-    # The attempts, newest first, then the message in its chat with its status.
+    # The attempts, newest first, each with its message's status.
     page.reload()
     rows = page.locator("#attempts tbody tr")
-    expect(rows).to_have_count(3)  # the old URL's 404 belongs to no workspace
-    expect(rows.nth(0)).to_contain_text(message_id)
-    expect(rows.nth(0)).to_contain_text("+14151231234")
-    expect(rows.nth(1)).to_contain_text("Webhook is disabled")
-    expect(rows.nth(1)).to_contain_text("403")
-    expect(page.locator(".credit-balance")).to_have_text("8")
+    expect(rows).to_have_count(4)  # the old URL's 404 belongs to no workspace
+    expect(rows.nth(0)).to_contain_text("+14155550000")
+    expect(rows.nth(0)).to_contain_text("Failed")
+    expect(rows.nth(0)).to_contain_text("not on WhatsApp")
+    expect(rows.nth(1)).to_contain_text(message_id)
+    expect(rows.nth(1)).to_contain_text("Sent")
+    expect(rows.nth(2)).to_contain_text("Webhook is disabled")
+    expect(rows.nth(2)).to_contain_text("403")
+    expect(page.locator(".credit-balance")).to_have_text("8")  # 10 - 3 sent + 1 refunded
     name, log = _download(page, "Download log")
-    assert name.startswith("inbound-webhook-log-") and len(log["attempts"]) == 3
-    snap(page, "inbound-page")
+    assert name.startswith("inbound-webhook-log-") and len(log["attempts"]) == 4
+    snap_both(page, "inbound-page")
 
     page.get_by_role("link", name=message_id).click()
     expect(page.locator("h1")).to_have_text("+14151231234")
     message = page.locator(f"article[data-message-id='{message_id}']")
     expect(message).to_have_class("msg msg-sent is-around")
     expect(message.locator(".msg-text")).to_have_text("Your order has shipped")
-    expect(message.locator(".msg-status")).to_have_text("Queued")
+    expect(message.locator(".msg-status")).to_have_text("Sent")
 
 
 def test_it_drives_the_outbound_webhook(page, site, owner, workspace, account, receiver):

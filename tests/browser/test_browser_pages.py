@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from credits.models import grant
-from tests.browser.conftest import sign_in, snap
+from tests.browser.conftest import sign_in, snap_both
 from timelines.models import Workspace
 from whatsapp.models import Message
 from whatsapp.store import store_message
@@ -35,12 +35,12 @@ def test_it_signs_in_reads_a_chat_and_signs_out(page, owner, workspace, chat, gr
     expect(page.locator("h1")).to_have_text("John Doe")
     expect(page.locator(".msg-sent .msg-status")).to_have_text("Sent")
     expect(page.locator(".msg-received .msg-text")).to_have_text("Hello, is it open?")
-    snap(page, "chat")
+    snap_both(page, "chat")
 
     page.locator(".nav").get_by_role("link", name="Credits").click()
     expect(page.locator("#balance")).to_have_text("25")
     expect(page.locator("table")).to_contain_text("Welcome pack")
-    snap(page, "credits")
+    snap_both(page, "credits")
 
     page.locator(".switcher summary").click()
     page.get_by_role("link", name="Beta Corp").click()
