@@ -7,6 +7,7 @@ resolve to loopback, private, link-local, multicast or reserved addresses unless
 settings.ALLOW_PRIVATE_URLS is on (tests and local development need loopback).
 """
 
+import http.cookiejar
 import ipaddress
 import socket
 import time
@@ -56,6 +57,15 @@ class Response:
     def text(self, limit=None):
         body = self.content if limit is None else self.content[:limit]
         return body.decode("utf-8", errors="replace")
+
+
+def new_session():
+    """A session for many requests in a row (the outbound webhook's workers): connections to the
+    same host are kept alive and reused; every request is still checked like any other. Cookies
+    are refused, so that nothing one receiver sets travels to another."""
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
 
 
 def _is_public(ip):

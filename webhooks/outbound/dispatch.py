@@ -10,6 +10,7 @@ their order. Threads only do HTTP; all database work stays on the drain's own co
 import email.utils
 import random
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -100,7 +101,14 @@ def claim(limit=BATCH, now=None):
 # -- posting (threads: no database here) ----
 
 
-def post(delivery):
+class Sessions(threading.local):
+    """One keep-alive session per posting thread (requests' sessions are not thread-safe)."""
+
+    def __init__(self):
+        self.session = safehttp.new_session()
+
+
+def post(delivery, sessions=None):
     webhook = delivery.webhook
     headers = {
         "Content-Type": "application/json",
@@ -118,6 +126,7 @@ def post(delivery):
             timeout=request_timeout(),
             max_bytes=MAX_RESPONSE_BYTES,
             follow_redirects=False,
+            session=sessions.session if sessions else None,
         )
     except safehttp.FetchError as exc:
         result.error = str(exc)
@@ -238,12 +247,13 @@ def deliver_due(budget=DRAIN_BUDGET):
     """Deliver what is due, batch after batch, until nothing is or the budget is spent; returns
     the number of attempts made."""
     started, made = time.monotonic(), 0
+    sessions = Sessions()
     with ThreadPoolExecutor(THREADS, thread_name_prefix="outbound") as pool:
         while time.monotonic() - started < budget:
             batch = claim()
             if not batch:
                 break
-            record(list(pool.map(post, batch)))
+            record(list(pool.map(lambda delivery: post(delivery, sessions), batch)))
             made += len(batch)
     return made
 
