@@ -11,3 +11,7 @@ os.environ.setdefault("SITE_URL", "http://testserver")
 from timelines.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# WhiteNoise scans STATIC_ROOT at start-up unless it autorefreshes; the suite never runs
+# collectstatic, so without this every test client warns that staticfiles/ is missing.
+WHITENOISE_AUTOREFRESH = True

@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -188,6 +189,9 @@ class MessageAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "timestamp"
     raw_id_fields = ["chat"]
+    # A scheme-less attachment URL is fetched over https (and Django 6's default, without the
+    # deprecation warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Identity, direction, times and the delivery state: changing any of them would bypass the
     # sender (credits, refunds, signals) or break what integrations were told.
     readonly_fields = [
