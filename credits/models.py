@@ -84,10 +84,13 @@ class LedgerEntry(models.Model):
 
 def _apply(workspace, delta, *, require_funds):
     """Move the balance by `delta` in one statement; False when funds were short."""
-    Balance.objects.get_or_create(workspace=workspace)
     rows = Balance.objects.filter(workspace=workspace)
     if require_funds and delta < 0:
         rows = rows.filter(balance__gte=-delta)
+    if rows.update(balance=F("balance") + delta) == 1:
+        return True  # the usual case, in one statement (the inbound endpoint's hot path)
+    # Short of funds, or the workspace never had a balance row: make sure it has one, then retry.
+    Balance.objects.get_or_create(workspace=workspace)
     return rows.update(balance=F("balance") + delta) == 1
 
 
@@ -114,16 +117,20 @@ def reserve(workspace, amount, message_ref, reason="Message queued"):
     """
     if amount <= 0:
         raise ValueError("A reservation takes a positive amount.")
-    with transaction.atomic():
-        if not _apply(workspace, -amount, require_funds=True):
-            raise QuotaExceeded()
-        LedgerEntry.objects.create(
-            workspace=workspace,
-            kind=LedgerEntry.RESERVE,
-            amount=-amount,
-            reason=reason,
-            message_ref=message_ref,
-        )
+    # No savepoint (two round trips fewer per queued message): nothing is raised inside the
+    # block, so a caller's transaction is never left needing a rollback.
+    with transaction.atomic(savepoint=False):
+        reserved = _apply(workspace, -amount, require_funds=True)
+        if reserved:
+            LedgerEntry.objects.create(
+                workspace=workspace,
+                kind=LedgerEntry.RESERVE,
+                amount=-amount,
+                reason=reason,
+                message_ref=message_ref,
+            )
+    if not reserved:
+        raise QuotaExceeded()
 
 
 def refund(workspace, message_ref, reason="Message failed"):

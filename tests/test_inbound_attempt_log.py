@@ -33,12 +33,19 @@ def test_it_records_each_request_as_received_and_answered(client, inbound_webhoo
     assert "not valid UTF-8" in failed.error
 
 
-def test_it_keeps_the_100_latest_attempts(client, inbound_webhook, account):
+def test_it_keeps_the_100_latest_attempts(
+    client, inbound_webhook, chat, django_capture_on_commit_callbacks
+):
     for n in range(105):
-        post(client, inbound_webhook, {"n": n})
+        body = (
+            {"n": n, "action": "send", "chat_id": chat.chat_id, "text": "hi"} if n % 2 else {"n": n}
+        )
+        with django_capture_on_commit_callbacks(execute=True):  # pruning runs after commit
+            post(client, inbound_webhook, body)
     kept = list(Attempt.objects.order_by("id"))
     assert len(kept) == 100
-    assert json.loads(kept[0].body) == {"n": 5} and json.loads(kept[-1].body) == {"n": 104}
+    assert json.loads(kept[0].body)["n"] == 5 and json.loads(kept[-1].body) == {"n": 104}
+    assert {attempt.status for attempt in kept} == {200, 400}
 
 
 def test_it_lets_the_owner_download_the_log(client, inbound_webhook, owner, account):

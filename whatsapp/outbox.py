@@ -16,14 +16,24 @@ def message_cost(text, has_attachment):
 
 
 def queue_message(
-    chat, *, text="", origin, attachment_url="", attachment_name="", created_chat=False
+    chat,
+    *,
+    text="",
+    origin,
+    attachment_url="",
+    attachment_name="",
+    created_chat=False,
+    message_id=None,
 ):
     """Queue a message for sending; raises credits.models.QuotaExceeded and stores nothing when
-    the workspace's balance is short."""
+    the workspace's balance is short. `message_id` may be chosen by the caller beforehand.
+
+    Inside a caller's transaction there is no savepoint (two round trips fewer per message, on
+    the inbound endpoint's hot path): after QuotaExceeded, that transaction must be rolled back.
+    """
     cost = message_cost(text, bool(attachment_url))
-    message_id = new_message_id()
-    with transaction.atomic():
-        reserve(chat.account.workspace, cost, message_id)
+    message_id = message_id or new_message_id()
+    with transaction.atomic(savepoint=False):
         message = store_message(
             chat,
             direction=Message.SENT,
@@ -37,6 +47,9 @@ def queue_message(
             queued_at=timezone.now(),
             credits=cost,
         )
+        # Credits last: the balance row stays locked until commit, so concurrent requests of one
+        # workspace queue up on it for as short a time as possible.
+        reserve(chat.account.workspace, cost, message_id)
         account_id = chat.account_id
         transaction.on_commit(lambda: sender.wake(account_id))
     return message

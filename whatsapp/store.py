@@ -31,7 +31,9 @@ def store_message(chat, *, direction, origin, created_chat=False, **fields):
     if chat.is_group:
         # Payloads carry empty phones in group chats (seed 004): the participant's name is kept.
         fields["sender_phone"] = fields["recipient_phone"] = ""
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction: a failure here fails the caller's whole unit
+    # of work anyway, and the endpoint that queues messages counts its round trips.
+    with transaction.atomic(savepoint=False):
         message = Message.objects.create(
             chat=chat, direction=direction, origin=origin, created_chat=created_chat, **fields
         )

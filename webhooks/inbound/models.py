@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -60,7 +60,8 @@ class InboundWebhook(models.Model):
     @classmethod
     def by_token(cls, token):
         """The webhook whose URL carries `token`, or None."""
-        return cls.objects.filter(token_sha256=token_digest(token)).first()
+        webhooks = cls.objects.select_related("workspace")
+        return webhooks.filter(token_sha256=token_digest(token)).first()
 
     @property
     def path(self):
@@ -154,12 +155,20 @@ class Attempt(models.Model):
 
     @classmethod
     def prune(cls, workspace_id, keep=ATTEMPTS_KEPT):
-        """Delete all but the `keep` latest attempts of a workspace; returns how many went."""
-        ids = cls.objects.filter(workspace_id=workspace_id).order_by("-id").values("id")
-        boundary = ids[keep : keep + 1]
-        return cls.objects.filter(
-            workspace_id=workspace_id, id__lte=models.Subquery(boundary)
-        ).delete()[0]
+        """Delete all but the `keep` latest attempts of a workspace; returns how many went.
+
+        One plain statement (no collector, no transaction of its own): it runs after every
+        request, and an attempt has nothing that depends on it.
+        """
+        table = cls._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE workspace_id = %s AND id <= "
+                f"(SELECT id FROM {table} WHERE workspace_id = %s ORDER BY id DESC "
+                "LIMIT 1 OFFSET %s)",
+                [workspace_id, workspace_id, keep],
+            )
+            return cursor.rowcount
 
 
 class IdempotencyKey(models.Model):

@@ -20,7 +20,7 @@ from webhooks.inbound.intake import (
     resolve_chat,
 )
 from webhooks.inbound.models import MAX_BODY_BYTES, Attempt, IdempotencyKey
-from whatsapp.models import Message
+from whatsapp.models import Message, new_message_id
 from whatsapp.outbox import queue_message
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,7 @@ def answer(webhook, call):
     for _ in range(2):
         try:
             with transaction.atomic():
-                outcome = _accept(webhook, call)
-                _record(webhook, call, outcome)
-            return outcome
+                return _accept(webhook, call)  # recorded inside, with the message
         except InboundError as error:
             outcome = Outcome.of_error(error)
             _record(webhook, call, outcome)
@@ -129,27 +127,35 @@ def _accept(webhook, call):
     if call.idempotency_key:
         replayed = _replay(workspace, call)
         if replayed:
+            _record(webhook, call, replayed)
             return replayed
     request = parse_send_request(parse_json(call.raw))
     try:
         chat, created = resolve_chat(workspace, request)
-        message = queue_message(
+    except InboundError as error:
+        error.recipient_kind = request.recipient_kind
+        raise
+    # The answer is known before the message is queued: record it first, so that queueing (which
+    # locks the workspace's balance row until commit) comes last in the transaction.
+    message_id = new_message_id()
+    body = {"status": "success", "data": {"message_id": message_id}}
+    outcome = Outcome(200, body, message_id, request.recipient_kind)
+    _record(webhook, call, outcome)
+    if call.idempotency_key:
+        _remember(workspace, call, body)
+    try:
+        queue_message(
             chat,
             text=request.text,
             origin=Message.ORIGIN_INBOUND_WEBHOOK,
             attachment_url=request.file_url,
             attachment_name=request.file_name,
             created_chat=created,
+            message_id=message_id,
         )
     except QuotaExceeded:
         raise InboundError(402, "Message sending quota exceeded", request.recipient_kind) from None
-    except InboundError as error:
-        error.recipient_kind = request.recipient_kind
-        raise
-    body = {"status": "success", "data": {"message_id": message.message_id}}
-    if call.idempotency_key:
-        _remember(workspace, call, body)
-    return Outcome(200, body, message.message_id, request.recipient_kind)
+    return outcome
 
 
 def _replay(workspace, call):
@@ -201,7 +207,10 @@ def _record(webhook, call, outcome):
         recipient_kind=outcome.recipient_kind,
         replayed=outcome.replayed,
     )
-    Attempt.prune(webhook.workspace_id)
+    # After commit and in its own statement: pruning inside the transaction would make
+    # concurrent requests of a workspace wait on each other's row locks.
+    workspace_id = webhook.workspace_id
+    transaction.on_commit(lambda: Attempt.prune(workspace_id))
 
 
 # -- The status lookup (I12) -------------------------------------------------------------------

@@ -1,0 +1,219 @@
+"""Inbound endpoint figures: accepted requests/s, p50 and p99 latency of the inbound webhook under
+concurrent clients, beside an empty DRF view and a bare Django view served by the same gunicorn
+in the same run, and the ratios. The target: >= 0.6x the empty DRF view, p99 < 50 ms at 8
+connections on PostgreSQL.
+
+    .venv/bin/python bench/inbound.py [--seconds 10] [--connections 8] [--workers 4]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/inbound_bench .venv/bin/python bench/inbound.py
+
+Runs on a fresh SQLite file of its own unless DATABASE_URL is set (a PostgreSQL database is
+created if missing). Every client request opens a connection, POSTs the seed's Example 1 and reads
+the answer (gunicorn's sync workers close each connection).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path[:0] = [str(ROOT), str(BENCH)]
+
+ACCOUNT_PHONE = "+15105566777"
+EXAMPLE_1 = {
+    "action": "send",
+    "whatsapp account phone": ACCOUNT_PHONE,
+    "phone": "+14151231234",
+    "text": "lorem ipsum",
+}
+
+
+def configure_environment():
+    if not os.environ.get("DATABASE_URL"):
+        workdir = Path(tempfile.mkdtemp(prefix="inbound-bench-"))
+        os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    elif os.environ["DATABASE_URL"].startswith("postgres"):
+        create_postgres_database(os.environ["DATABASE_URL"])
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "inbound_settings"
+    return os.environ["DATABASE_URL"]
+
+
+def create_postgres_database(url):
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def prepare():
+    """Migrate, and make a workspace with a connected account, credits and an inbound URL."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connections
+
+    from credits.models import Balance, grant
+    from timelines.models import Workspace
+    from webhooks.inbound.models import InboundWebhook
+    from whatsapp.models import Account
+
+    call_command("migrate", verbosity=0)
+    owner, _ = get_user_model().objects.get_or_create(username="bench-owner")
+    workspace = Workspace.objects.filter(name="Bench").first() or Workspace.create_for(
+        owner, "Bench"
+    )
+    account, _ = Account.objects.get_or_create(workspace=workspace, phone=ACCOUNT_PHONE)
+    account.mark_connected()
+    if Balance.of(workspace) < 1_000_000:
+        grant(workspace, 10_000_000, "bench")
+    webhook = InboundWebhook.for_workspace(workspace)
+    webhook.set_enabled(True)
+    connections.close_all()
+    return webhook.path
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(workers):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "timelines.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={workers}",
+            f"--pythonpath={ROOT},{BENCH}",
+            "--backlog=2048",
+            "--log-level=warning",
+        ],
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+async def one_request(port, raw):
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    answer = await reader.read()
+    writer.close()
+    status = int(answer[9:12]) if answer[:5] == b"HTTP/" else 0
+    return status, time.perf_counter() - started
+
+
+async def drive(port, path, body, seconds, connections):
+    """Keep `connections` requests in flight for `seconds`; [(status, latency)]."""
+    raw = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    results = []
+    end = time.perf_counter() + seconds
+
+    async def client():
+        while time.perf_counter() < end:
+            try:
+                results.append(await one_request(port, raw))
+            except OSError:
+                results.append((0, 0.0))
+
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return results
+
+
+def measure(port, path, body, seconds, connections):
+    asyncio.run(drive(port, path, body, min(2.0, seconds), connections))  # warm up
+    started = time.perf_counter()
+    results = asyncio.run(drive(port, path, body, seconds, connections))
+    elapsed = time.perf_counter() - started
+    latencies = sorted(latency for status, latency in results if status == 200)
+    accepted = len(latencies)
+    return {
+        "accepted_per_s": accepted / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
+        "p99_ms": 1000 * latencies[int(0.99 * (accepted - 1))] if latencies else None,
+        "requests": len(results),
+        "not_200": len(results) - accepted,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    args = parser.parse_args()
+    database = configure_environment()
+    endpoint = prepare()
+    body = json.dumps(EXAMPLE_1).encode()
+    server, port = start_gunicorn(args.workers)
+    try:
+        targets = {
+            "inbound endpoint": endpoint,
+            "empty DRF view": "/bench/empty-drf/",
+            "bare Django view": "/bench/bare/",
+        }
+        figures = {
+            name: measure(port, path, body, args.seconds, args.connections)
+            for name, path in targets.items()
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    report(figures, database, args)
+
+
+def report(figures, database, args):
+    engine = "PostgreSQL" if database.startswith("postgres") else "SQLite"
+    print(
+        f"{engine}, gunicorn {args.workers} sync workers, {args.connections} connections, "
+        f"{args.seconds:g} s per target, body = the seed's Example 1"
+    )
+    print(f"{'':18} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'non-200':>8}")
+    for name, f in figures.items():
+        print(
+            f"{name:18} {f['accepted_per_s']:11.0f} {f['p50_ms'] or 0:8.1f} "
+            f"{f['p99_ms'] or 0:8.1f} {f['requests']:9d} {f['not_200']:8d}"
+        )
+    inbound, drf, bare = figures.values()
+    print(f"endpoint / empty DRF view: {inbound['accepted_per_s'] / drf['accepted_per_s']:.2f}x")
+    print(f"endpoint / bare Django view: {inbound['accepted_per_s'] / bare['accepted_per_s']:.2f}x")
+    print(f"empty DRF / bare Django: {drf['accepted_per_s'] / bare['accepted_per_s']:.2f}x")
+    ok = (
+        inbound["accepted_per_s"] >= 0.6 * drf["accepted_per_s"] and (inbound["p99_ms"] or 1e9) < 50
+    )
+    print(f"target (>= 0.6x empty DRF, p99 < 50 ms): {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
