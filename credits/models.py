@@ -117,18 +117,21 @@ def reserve(workspace, amount, message_ref, reason="Message queued"):
     """
     if amount <= 0:
         raise ValueError("A reservation takes a positive amount.")
-    # No savepoint (two round trips fewer per queued message): nothing is raised inside the
+    # The entry first, the balance last: the balance row stays locked from its UPDATE until the
+    # commit, and every request of the workspace queues up on it, so nothing else may come in
+    # between. No savepoint (two round trips fewer per message) and nothing raised inside the
     # block, so a caller's transaction is never left needing a rollback.
     with transaction.atomic(savepoint=False):
+        entry = LedgerEntry.objects.create(
+            workspace=workspace,
+            kind=LedgerEntry.RESERVE,
+            amount=-amount,
+            reason=reason,
+            message_ref=message_ref,
+        )
         reserved = _apply(workspace, -amount, require_funds=True)
-        if reserved:
-            LedgerEntry.objects.create(
-                workspace=workspace,
-                kind=LedgerEntry.RESERVE,
-                amount=-amount,
-                reason=reason,
-                message_ref=message_ref,
-            )
+        if not reserved:
+            entry.delete()
     if not reserved:
         raise QuotaExceeded()
 

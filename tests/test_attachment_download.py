@@ -164,3 +164,55 @@ def test_it_gives_up_on_a_download_that_takes_too_long(server, monkeypatch):
 )
 def test_it_tells_web_pages_from_files(content_type, body, html):
     assert looks_like_html(content_type, body) is html
+
+
+# -- Through the endpoint and the paced sender ---------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path, error",
+    [
+        ("/streamed-big", "larger than the 2 MB limit"),
+        ("/share", "direct download link"),
+        ("/forbidden", "HTTP 403"),
+        ("/nowhere", "HTTP 404"),
+    ],
+)
+def test_it_fails_and_refunds_a_message_whose_file_cannot_be_sent(
+    client, inbound_webhook, chat, server, path, error, django_capture_on_commit_callbacks
+):
+    from credits.models import Balance
+    from tests.inbound_helpers import post
+    from whatsapp.models import Message
+    from whatsapp.sender import drain_now
+
+    body = {"action": "send", "chat_id": chat.chat_id, "text": "Invoice"}
+    body.update(file_url=server + path, file_name="invoice.pdf")
+    with django_capture_on_commit_callbacks(execute=True):  # wakes the sender
+        response = post(client, inbound_webhook, body)
+    assert response.status_code == 200
+    assert Balance.of(chat.account.workspace) == 98  # text and file: 2 credits
+    drain_now()
+    message = Message.objects.get(message_id=response.json()["data"]["message_id"])
+    assert message.status == Message.FAILED and error in message.error
+    assert Balance.of(chat.account.workspace) == 100
+    status = client.get(f"{inbound_webhook.path}messages/{message.message_id}/").json()["data"]
+    assert status["status"] == "failed" and error in status["error"]
+
+
+@pytest.mark.django_db
+def test_it_sends_a_message_with_its_downloaded_file(
+    client, inbound_webhook, chat, server, django_capture_on_commit_callbacks
+):
+    from tests.inbound_helpers import post
+    from whatsapp.models import Message
+    from whatsapp.sender import drain_now
+
+    body = {"action": "send", "chat_id": chat.chat_id, "file_url": f"{server}/logo.png"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, inbound_webhook, {**body, "file_name": "logo.png"})
+    drain_now()
+    message = Message.objects.get(message_id=response.json()["data"]["message_id"])
+    assert message.status == Message.SENT, message.error
+    assert (message.attachment_mime, message.attachment_size) == ("image/png", len(PNG))
