@@ -116,3 +116,16 @@ def test_the_tick_is_scheduled_after_migrate(db):
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
     ensure_schedules()  # idempotent
     assert Schedule.objects.filter(func="webhooks.outbound.tasks.tick").count() == 1
+
+
+def test_saving_an_enabled_webhook_keeps_its_failure_count(outbound):
+    OutboundWebhook.objects.filter(pk=outbound.pk).update(consecutive_failures=4)
+    outbound.configure(granularity=6, enabled=True)
+    assert outbound.consecutive_failures == 4 and outbound.enabled
+
+
+def test_an_enabled_webhook_keeps_a_url(outbound):
+    with pytest.raises(ValidationError, match="needs a URL"):
+        outbound.configure(url="")
+    outbound.configure(url="", enabled=False)
+    assert outbound.url == "" and not outbound.enabled

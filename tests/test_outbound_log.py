@@ -128,3 +128,29 @@ def test_the_admin_enables_and_disables(admin_client, outbound):
 class _Messages(list):
     def add(self, level, message, extra_tags=""):
         self.append(message)
+
+
+def test_old_finished_deliveries_leave_once_out_of_the_log(outbound, receiver, chat):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    receiver.answer(Answer(status=500))
+    receive(chat, 2)  # the first is pending (retry), the second waits behind it
+    Delivery.objects.create(
+        webhook=outbound,
+        kind=Delivery.MESSAGE,
+        body="{}",
+        state=Delivery.SUCCEEDED,
+        finished_at=timezone.now() - timedelta(days=8),
+    )
+    in_log = Delivery.objects.create(
+        webhook=outbound,
+        kind=Delivery.MESSAGE,
+        body="{}",
+        state=Delivery.FAILED,
+        finished_at=timezone.now() - timedelta(days=8),
+    )
+    Attempt.objects.create(webhook=outbound, delivery=in_log, number=1, url="x", request_body="")
+    assert tasks.prune_deliveries() == 1
+    assert Delivery.objects.count() == 3

@@ -114,8 +114,12 @@ class OutboundWebhook(models.Model):
                 locked.full_clean(exclude=["workspace", "secret"])
             if granularity is not None:
                 locked._set_granularity(granularity)
+            if not locked.url and locked.enabled and enabled is not False:
+                raise ValidationError("An enabled webhook needs a URL: enter one or disable it.")
             locked.save()
-            if enabled is True:
+            if enabled is True and not locked.enabled:
+                # Saving the settings of a webhook that is on leaves its failure count and its
+                # retry times alone; only switching it on again resets them.
                 locked.enable()
             elif enabled is False and locked.enabled:
                 # Already off: keep the reason and time it went off (the page's banner says why).

@@ -1,9 +1,15 @@
 """What django-q2 runs: the every-minute tick, and the schedule that runs it."""
 
-from django.db.models import Count
+from datetime import timedelta
+
+from django.db.models import Count, Exists, OuterRef
+from django.utils import timezone
 
 from webhooks.outbound import aggregation, dispatch
-from webhooks.outbound.models import LOG_SIZE, Attempt, OutboundWebhook
+from webhooks.outbound.models import LOG_SIZE, Attempt, Delivery, OutboundWebhook
+
+# Finished deliveries (their bodies) are kept this long, and longer while the log shows them.
+KEEP_FINISHED = timedelta(days=7)
 
 TICK = "webhooks.outbound.tasks.tick"
 
@@ -13,6 +19,7 @@ def tick():
     for lost nudges, killed workers and deliveries whose backoff has expired."""
     aggregation.close_due_windows()
     prune_logs()
+    prune_deliveries()
     dispatch.wake()
 
 
@@ -20,6 +27,15 @@ def prune_logs():
     crowded = Attempt.objects.values("webhook").annotate(n=Count("id")).filter(n__gt=LOG_SIZE)
     for row in crowded:
         OutboundWebhook(pk=row["webhook"]).prune_log()
+
+
+def prune_deliveries(now=None):
+    """Drop finished deliveries that are old and no longer in anyone's log, so storage stays
+    bounded; pending ones are never dropped (O7)."""
+    cutoff = (now or timezone.now()) - KEEP_FINISHED
+    logged = Attempt.objects.filter(delivery=OuterRef("pk"))
+    old = Delivery.objects.filter(finished_at__lt=cutoff).exclude(state=Delivery.PENDING)
+    return old.exclude(Exists(logged)).delete()[0]
 
 
 def ensure_schedules(**kwargs):
