@@ -55,6 +55,8 @@ def test_it_saves_url_granularity_and_enabled(client, owner, webhook):
     assert "Outbound webhook enabled" in response.content.decode()
     webhook.refresh_from_db()
     assert (webhook.url, webhook.granularity, webhook.enabled) == (RECEIVER, 6, True)
+    end = webhook.window_end.strftime("%Y-%m-%d %H:%M")
+    assert f"{end} UTC; its bundles go out" in response.content.decode()
     response = client.post(_page(webhook.workspace), {"url": RECEIVER, "granularity": "0"})
     assert response.status_code == 302
     webhook.refresh_from_db()
