@@ -106,8 +106,10 @@ def test_it_paces_in_real_time_with_threads(workspace, owner):
         assert time.monotonic() < deadline, "not sent in time"
         dispatcher.wait(dispatcher.step())
     dispatcher.finish()
+    # Never early; late only by the shared machine's scheduling noise (the 1,000-account figures
+    # are bench/pacing.py's job, not a unit test's).
     for batch in (messages, others):
-        assert all(1.5 <= gap <= 2.5 for gap in gaps(sent_times(batch)))
+        assert all(1.5 <= gap <= 3.0 for gap in gaps(sent_times(batch))), gaps(sent_times(batch))
     assert abs((sent_times(messages)[0] - sent_times(others)[0]).total_seconds()) < 0.5
     assert (sent_times(messages)[0] - messages[0].queued_at) < timedelta(seconds=1)
     assert not Account.objects.filter(lease_token=dispatcher.token).exists()

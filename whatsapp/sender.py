@@ -51,8 +51,11 @@ LOOKAHEAD = 0.05  # claim this early; the thread then sleeps until the exact due
 POLL = 0.1  # the longest a dispatcher sleeps, so a wake is seen within it
 MAX_ATTEMPTS = 5  # transport calls for one message before giving up on temporary errors
 BACKOFF = 5  # seconds before the first retry, tripled for each one after
-DISPATCHER_LIFETIME = 50  # seconds a dispatcher task runs; its django-q timeout is 90
-HANDOVER_LEAD = 10  # seconds before the end at which it starts its successor
+# A dispatcher task runs this long, then hands over to a successor it started HANDOVER_LEAD
+# seconds earlier (both dispatch meanwhile; the claims keep them apart). Short, because a
+# qcluster stopping cleanly waits for its running tasks.
+DISPATCHER_LIFETIME = 15
+HANDOVER_LEAD = 4
 
 WAITING = "Waiting for the account to reconnect."
 INTERRUPTED = (
@@ -129,7 +132,7 @@ def ensure_dispatchers(now=None):
                 "whatsapp.sender.run_dispatcher",
                 token,
                 task_name=f"paced sender dispatcher {number}",
-                timeout=DISPATCHER_LIFETIME + 40,
+                timeout=DISPATCHER_LIFETIME + 75,
             )
             started += 1
     return started
@@ -151,7 +154,7 @@ def run_dispatcher(handover_from=""):
             if elapsed >= renew_at:
                 if not _renew_slot(slot, token, clock.now()):
                     break  # a successor took over
-                renew_at = elapsed + settings.SENDER_SLOT_LEASE_SECONDS / 4
+                renew_at = elapsed + min(1, settings.SENDER_SLOT_LEASE_SECONDS / 4)
             if not successor and elapsed >= DISPATCHER_LIFETIME - HANDOVER_LEAD:
                 successor = _start_successor(token)
             dispatcher.wait(dispatcher.step())
@@ -187,7 +190,7 @@ def _start_successor(token):
         "whatsapp.sender.run_dispatcher",
         token,
         task_name="paced sender dispatcher (successor)",
-        timeout=DISPATCHER_LIFETIME + 40,
+        timeout=DISPATCHER_LIFETIME + 75,
     )
     return True
 
