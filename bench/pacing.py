@@ -88,6 +88,7 @@ def setup(n, m):
     """N accounts with one chat each and M queued messages per account (through the same
     queue_message the endpoint uses). Returns how many were queued."""
     from django.contrib.auth import get_user_model
+    from django.db import transaction
 
     from credits.models import grant
     from timelines.models import Workspace
@@ -105,8 +106,9 @@ def setup(n, m):
         account.mark_connected()
         chats.append(Chat.get_or_create_direct(account, f"+1415666{i + 1:04d}", f"Contact {i}")[0])
     for round_ in range(m):
-        for chat in chats:
-            queue_message(chat, text=f"bench {round_}", origin="api")
+        with transaction.atomic():  # one commit per round: the setup is not what is measured
+            for chat in chats:
+                queue_message(chat, text=f"bench {round_}", origin="api")
     return n * m
 
 
