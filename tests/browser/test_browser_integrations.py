@@ -4,11 +4,13 @@ toggle and attempts, the chat page, the outbound URL with its deliveries, both l
 import json
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from credits.models import grant
 from tests.browser.conftest import sign_in, snap_both
 from webhooks.outbound import dispatch
+from webhooks.outbound.models import SWITCHED_OFF_BY_ERRORS, OutboundWebhook
 from whatsapp import sender
 
 pytestmark = pytest.mark.browser
@@ -132,4 +134,11 @@ def test_it_drives_the_outbound_webhook(page, site, owner, workspace, account, r
     name, log = _download(page, "Download log")
     assert name.startswith("outbound-webhook-log-") and len(log) == 2
     assert log[0]["request"]["url"] == receiver.url
-    page.get_by_text("Reveal secret").click()
+
+    # Switched off by errors (O6): the page says why and when, until the owner enables it again.
+    OutboundWebhook.objects.filter(workspace=workspace).update(
+        enabled=False, disabled_at=timezone.now(), disabled_reason=SWITCHED_OFF_BY_ERRORS
+    )
+    page.reload()
+    expect(page.locator("#auto-disabled")).to_contain_text("Switched off automatically on")
+    expect(page.locator("#auto-disabled")).to_contain_text(SWITCHED_OFF_BY_ERRORS)
