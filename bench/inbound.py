@@ -3,7 +3,8 @@ concurrent clients, beside an empty DRF view and a bare Django view served by th
 in the same run, and the ratios. The target: >= 0.6x the empty DRF view, p99 < 50 ms at 8
 connections on PostgreSQL.
 
-    .venv/bin/python bench/inbound.py [--seconds 10] [--connections 8] [--workers 4]
+    .venv/bin/python bench/inbound.py [--seconds 10] [--connections 8] [--workers 8]
+                                      [--workspaces 1]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/inbound_bench .venv/bin/python bench/inbound.py
 
 Runs on a fresh SQLite file of its own unless DATABASE_URL is set (a PostgreSQL database is
@@ -61,32 +62,37 @@ def create_postgres_database(url):
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def prepare():
-    """Migrate, and make a workspace with a connected account, credits and an inbound URL."""
+def prepare(workspaces):
+    """Migrate, and make workspaces with a connected account, credits and an inbound URL each;
+    returns their URL paths."""
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connections
+
+    call_command("migrate", verbosity=0)
+    paths = [bench_workspace(f"Bench {n}") for n in range(1, workspaces + 1)]
+    connections.close_all()
+    return paths
+
+
+def bench_workspace(name):
+    from django.contrib.auth import get_user_model
 
     from credits.models import Balance, grant
     from timelines.models import Workspace
     from webhooks.inbound.models import InboundWebhook
     from whatsapp.models import Account
 
-    call_command("migrate", verbosity=0)
     owner, _ = get_user_model().objects.get_or_create(username="bench-owner")
-    workspace = Workspace.objects.filter(name="Bench").first() or Workspace.create_for(
-        owner, "Bench"
-    )
+    workspace = Workspace.objects.filter(name=name).first() or Workspace.create_for(owner, name)
     account, _ = Account.objects.get_or_create(workspace=workspace, phone=ACCOUNT_PHONE)
     account.mark_connected()
     if Balance.of(workspace) < 1_000_000:
         grant(workspace, 10_000_000, "bench")
     webhook = InboundWebhook.for_workspace(workspace)
     webhook.set_enabled(True)
-    connections.close_all()
     return webhook.path
 
 
@@ -131,30 +137,32 @@ async def one_request(port, raw):
     return status, time.perf_counter() - started
 
 
-async def drive(port, path, body, seconds, connections):
-    """Keep `connections` requests in flight for `seconds`; [(status, latency)]."""
-    raw = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode() + body
+async def drive(port, paths, body, seconds, connections):
+    """Keep `connections` requests in flight for `seconds` (client n posting to paths[n % len]);
+    [(status, latency)]."""
     results = []
     end = time.perf_counter() + seconds
 
-    async def client():
+    async def client(path):
+        raw = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode() + body
         while time.perf_counter() < end:
             try:
                 results.append(await one_request(port, raw))
             except OSError:
                 results.append((0, 0.0))
 
-    await asyncio.gather(*(client() for _ in range(connections)))
+    await asyncio.gather(*(client(paths[n % len(paths)]) for n in range(connections)))
     return results
 
 
-def measure(port, path, body, seconds, connections):
-    asyncio.run(drive(port, path, body, min(2.0, seconds), connections))  # warm up
+def measure(port, paths, body, seconds, connections):
+    asyncio.run(drive(port, paths, body, min(2.0, seconds), connections))  # warm up
     started = time.perf_counter()
-    results = asyncio.run(drive(port, path, body, seconds, connections))
+    results = asyncio.run(drive(port, paths, body, seconds, connections))
     elapsed = time.perf_counter() - started
     latencies = sorted(latency for status, latency in results if status == 200)
     accepted = len(latencies)
@@ -171,21 +179,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=8, help="gunicorn sync workers")
+    parser.add_argument(
+        "--workspaces",
+        type=int,
+        default=1,
+        help="spread the endpoint's clients over this many workspaces (each has its own balance)",
+    )
     args = parser.parse_args()
     database = configure_environment()
-    endpoint = prepare()
+    endpoints = prepare(args.workspaces)
     body = json.dumps(EXAMPLE_1).encode()
     server, port = start_gunicorn(args.workers)
     try:
         targets = {
-            "inbound endpoint": endpoint,
-            "empty DRF view": "/bench/empty-drf/",
-            "bare Django view": "/bench/bare/",
+            "inbound endpoint": endpoints,
+            "empty DRF view": ["/bench/empty-drf/"],
+            "bare Django view": ["/bench/bare/"],
         }
         figures = {
-            name: measure(port, path, body, args.seconds, args.connections)
-            for name, path in targets.items()
+            name: measure(port, paths, body, args.seconds, args.connections)
+            for name, paths in targets.items()
         }
     finally:
         server.terminate()
@@ -197,7 +211,7 @@ def report(figures, database, args):
     engine = "PostgreSQL" if database.startswith("postgres") else "SQLite"
     print(
         f"{engine}, gunicorn {args.workers} sync workers, {args.connections} connections, "
-        f"{args.seconds:g} s per target, body = the seed's Example 1"
+        f"{args.seconds:g} s per target, {args.workspaces} workspace(s), body = the seed's Example 1"
     )
     print(f"{'':18} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'non-200':>8}")
     for name, f in figures.items():
