@@ -211,7 +211,7 @@ def report(figures, database, args):
     engine = "PostgreSQL" if database.startswith("postgres") else "SQLite"
     print(
         f"{engine}, gunicorn {args.workers} sync workers, {args.connections} connections, "
-        f"{args.seconds:g} s per target, {args.workspaces} workspace(s), body = the seed's Example 1"
+        f"{args.seconds:g} s per target, {args.workspaces} workspace(s), Example 1 body"
     )
     print(f"{'':18} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'non-200':>8}")
     for name, f in figures.items():

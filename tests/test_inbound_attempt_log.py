@@ -36,15 +36,16 @@ def test_it_records_each_request_as_received_and_answered(client, inbound_webhoo
 def test_it_keeps_the_100_latest_attempts(
     client, inbound_webhook, chat, django_capture_on_commit_callbacks
 ):
-    for n in range(105):
+    for n in range(125):
         body = (
             {"n": n, "action": "send", "chat_id": chat.chat_id, "text": "hi"} if n % 2 else {"n": n}
         )
         with django_capture_on_commit_callbacks(execute=True):  # pruning runs after commit
             post(client, inbound_webhook, body)
-    kept = list(Attempt.objects.order_by("id"))
+    assert Attempt.objects.count() <= 100 + 9  # pruned every 10 attempts
+    kept = list(reversed(Attempt.latest(inbound_webhook.workspace)))
     assert len(kept) == 100
-    assert json.loads(kept[0].body)["n"] == 5 and json.loads(kept[-1].body) == {"n": 104}
+    assert json.loads(kept[0].body)["n"] == 25 and json.loads(kept[-1].body) == {"n": 124}
     assert {attempt.status for attempt in kept} == {200, 400}
 
 

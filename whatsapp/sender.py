@@ -105,8 +105,12 @@ def wake(account_id, now=None):
     """Make sure the account's queued messages will be sent: an idle account becomes due now (a
     busy one already has its next send time) and a dispatcher is started if none is running."""
     now = now or timezone.now()
-    Account.objects.filter(pk=account_id, next_send_at__isnull=True).update(next_send_at=now)
-    ensure_dispatchers(now)
+    idle = Account.objects.filter(pk=account_id, next_send_at__isnull=True)
+    # A busy account is a running dispatcher's already (or the every-minute tick's, if that one
+    # died): checking the dispatcher slots again on every queued message would cost the inbound
+    # endpoint two queries per request for nothing.
+    if idle.update(next_send_at=now):
+        ensure_dispatchers(now)
 
 
 def ensure_dispatchers(now=None):
