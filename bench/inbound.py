@@ -193,9 +193,9 @@ def main():
     server, port = start_gunicorn(args.workers)
     try:
         targets = {
-            "inbound endpoint": endpoints,
-            "empty DRF view": ["/bench/empty-drf/"],
             "bare Django view": ["/bench/bare/"],
+            "empty DRF view": ["/bench/empty-drf/"],
+            "inbound endpoint": endpoints,
         }
         figures = {
             name: measure(port, paths, body, args.seconds, args.connections)
@@ -219,7 +219,7 @@ def report(figures, database, args):
             f"{name:18} {f['accepted_per_s']:11.0f} {f['p50_ms'] or 0:8.1f} "
             f"{f['p99_ms'] or 0:8.1f} {f['requests']:9d} {f['not_200']:8d}"
         )
-    inbound, drf, bare = figures.values()
+    bare, drf, inbound = figures.values()
     print(f"endpoint / empty DRF view: {inbound['accepted_per_s'] / drf['accepted_per_s']:.2f}x")
     print(f"endpoint / bare Django view: {inbound['accepted_per_s'] / bare['accepted_per_s']:.2f}x")
     print(f"empty DRF / bare Django: {drf['accepted_per_s'] / bare['accepted_per_s']:.2f}x")

@@ -234,7 +234,8 @@ def sending_account(workspace, request):
     """The account named by whatsapp_account_phone, else the most recently connected one."""
     connected = _accounts(workspace).filter(status=Account.CONNECTED)
     if request.account_phone:
-        account = connected.filter(phone=request.account_phone).first()
+        # order_by: Account's default ordering would join the workspace just to sort one row.
+        account = connected.filter(phone=request.account_phone).order_by("pk").first()
         if account is None:
             raise bad(
                 f'The field "whatsapp_account_phone": {request.account_phone} is not a connected '
@@ -255,7 +256,7 @@ def _chats(workspace):
 
 def _by_chat_id(workspace, request):
     # The chat already belongs to an account: whatsapp_account_phone is ignored (I5).
-    chat = _chats(workspace).filter(pk=request.recipient).first()
+    chat = _chats(workspace).filter(pk=request.recipient).order_by("pk").first()
     if chat is None:
         raise bad(f'The field "chat_id": there is no chat {request.recipient} in this workspace.')
     return chat, False
