@@ -30,7 +30,7 @@ USER_AGENT = "Timelines-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
 RETRY_DELAYS = [10, 60, 5 * 60, 30 * 60, 2 * 3600]
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 1024 * 1024
-THREADS = 8
+THREADS = 16
 # A batch is at most two rounds of the pool, so even against receivers that all time out (10 s
 # to connect plus 10 s to answer) it ends within ~40 s; the drain claims no new batch after its
 # budget, so a drain task stays well below Q_CLUSTER's timeout (90 s) and is never killed with
