@@ -25,3 +25,14 @@ def test_it_documents_the_fields_examples_and_every_error_code(client):
     status = paths["/webhooks/inbound/{token}/messages/{message_id}/"]["get"]
     assert {"200", "404"} <= set(status["responses"])
     assert "/webhooks/inbound/{token}" not in paths  # the slashless alias stays out
+
+
+def test_it_shows_the_answer_to_the_seeds_example_2_as_printed(client, inbound_webhook):
+    from tests.inbound_helpers import fixture_body, post
+
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    bad_request = schema["paths"]["/webhooks/inbound/{token}/"]["post"]["responses"]["400"]
+    documented = [
+        e["value"] for e in bad_request["content"]["application/json"]["examples"].values()
+    ]
+    assert post(client, inbound_webhook, fixture_body("example_2.json")).json() in documented

@@ -147,12 +147,25 @@ ERRORS = {
 }
 
 
+# What the seed's Example 2, sent exactly as printed (a comma is missing), is answered.
+EXAMPLE_2_AS_PRINTED = {
+    "status": 400,
+    "data": {},
+    "message": "The request body is not valid JSON: Expecting ',' delimiter at line 5, column 1 "
+    "(character 62). Check for a missing comma or quote.",
+}
+
+
 def _error_response(status):
     when, message = ERRORS[status]
-    example = {"status": status, "data": {}, "message": message}
-    return OpenApiResponse(
-        ERROR, description=when, examples=[OpenApiExample(f"{status}", value=example)]
-    )
+    examples = [
+        OpenApiExample(f"{status}", value={"status": status, "data": {}, "message": message})
+    ]
+    if status == 400:
+        examples.append(
+            OpenApiExample("The seed's Example 2 as printed", value=EXAMPLE_2_AS_PRINTED)
+        )
+    return OpenApiResponse(ERROR, description=when, examples=examples)
 
 
 EXAMPLE_1 = {
