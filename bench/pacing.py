@@ -21,9 +21,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+GAP_MAX = timedelta(seconds=2.5)
 
 
 def main():
@@ -31,6 +34,7 @@ def main():
     parser.add_argument("--accounts", default="1,10,100,1000", help="comma-separated N values")
     parser.add_argument("--messages", type=int, default=10, help="M, messages per account")
     parser.add_argument("--database", default="", help="a throwaway PostgreSQL URL")
+    parser.add_argument("--dispatchers", type=int, default=2, help="SENDER_DISPATCHERS")
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)  # one N, in a child
     args = parser.parse_args()
     if args.run:
@@ -39,6 +43,7 @@ def main():
     for n in [int(x) for x in args.accounts.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             env = bench_env(args.database or f"sqlite:///{tmp}/bench.sqlite3")
+            env["SENDER_DISPATCHERS"] = str(args.dispatchers)
             cmd = [sys.executable, __file__, "--run", str(n), "--messages", str(args.messages)]
             subprocess.run(cmd, env=env, check=True, cwd=ROOT)
 
@@ -130,16 +135,21 @@ def report(n, m, elapsed):
     sends = {}
     for account_id, sent_at in rows.values_list("chat__account_id", "sent_at"):
         sends.setdefault(account_id, []).append(sent_at)
-    gaps, ordered = [], True
+    gaps, ordered, steady, late = [], True, 0.0, []
+    every = [t for times in sends.values() for t in times]
     for times in sends.values():
         ordered &= times == sorted(times)
-        gaps += [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
-    every = [t for times in sends.values() for t in times]
+        pairs = list(zip(times, times[1:], strict=False))
+        gaps += [(b - a).total_seconds() for a, b in pairs]
+        late += [(b - min(every)).total_seconds() for a, b in pairs if b - a > GAP_MAX]
+        if len(times) > 1:  # this account's own rate, free of the start-up stagger
+            steady += (len(times) - 1) / (times[-1] - times[0]).total_seconds()
     span = (max(every) - min(every)).total_seconds() if every else 0
     rate = len(gaps) / span if span else 0
     inside = sum(1.5 <= g <= 2.5 for g in gaps) / len(gaps) if gaps else 1
     result = {
         "accounts": n,
+        "dispatchers": int(os.environ.get("SENDER_DISPATCHERS", 1)),
         "messages_per_account": m,
         "sent": len(every),
         "failed_or_pending": n * m - len(every),
@@ -151,6 +161,9 @@ def report(n, m, elapsed):
         "rate_per_s": round(rate, 2),
         "ideal_rate_per_s": n / 2,
         "rate_vs_ideal": round(rate / (n / 2), 3),
+        "steady_rate_per_s": round(steady, 2),
+        # When the late gaps ended, in seconds from the first send: clustered = pauses.
+        "late_gaps_by_10s": dict(sorted(Counter(int(t // 10) * 10 for t in late).items())),
         "wall_s": round(elapsed, 1),
     }
     print(json.dumps(result), flush=True)

@@ -49,6 +49,7 @@ def env(tmp_path):
         "SENDER_TEST_LOG": str(tmp_path / "transport.log"),
         "SENDER_LEASE_SECONDS": "3",
         "SENDER_SLOT_LEASE_SECONDS": "3",
+        "SENDER_DISPATCHERS": "1",
         "Q_WORKERS": "2",
     }
 

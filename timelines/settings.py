@@ -140,8 +140,9 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
     "name": "timelines",
-    # The paced sender's dispatcher keeps one worker busy (two during a hand-over).
-    "workers": env.int("Q_WORKERS", default=4),
+    # The paced sender's dispatchers keep SENDER_DISPATCHERS workers busy (one more each during
+    # a hand-over); the rest run webhook deliveries and schedules.
+    "workers": env.int("Q_WORKERS", default=6),
     "timeout": 90,
     # retry must exceed timeout plus queue wait, or a running task is handed out twice.
     "retry": 180,
@@ -161,8 +162,8 @@ else:
 # machines), the threads each one hands transport calls to, how long an account's in-flight
 # send may take before another dispatcher treats it as interrupted, how long a dispatcher's slot
 # outlives a dead dispatcher, and how long messages wait for a disconnected account.
-SENDER_DISPATCHERS = env.int("SENDER_DISPATCHERS", default=1)
-SENDER_THREADS = env.int("SENDER_THREADS", default=64)
+SENDER_DISPATCHERS = env.int("SENDER_DISPATCHERS", default=2)
+SENDER_THREADS = env.int("SENDER_THREADS", default=200)
 SENDER_LEASE_SECONDS = env.float("SENDER_LEASE_SECONDS", default=60)
 SENDER_SLOT_LEASE_SECONDS = env.float("SENDER_SLOT_LEASE_SECONDS", default=15)
 SENDER_DISCONNECTED_HOURS = env.float("SENDER_DISCONNECTED_HOURS", default=24)
