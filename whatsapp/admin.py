@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from whatsapp.models import Account, Chat, Message, WahaConnection
+from whatsapp.models import Account, Chat, DispatcherSlot, Message, WahaConnection
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
 
@@ -232,3 +232,20 @@ class WahaConnectionAdmin(admin.ModelAdmin):
     search_fields = ["session", "base_url", "workspace__name", "account__phone"]
     readonly_fields = ["secret", "status", "created_at", "updated_at"]
     raw_id_fields = ["workspace", "account", "created_by"]
+
+
+@admin.register(DispatcherSlot)
+class DispatcherSlotAdmin(admin.ModelAdmin):
+    """Which paced-sender dispatchers run (a lease in the past: none in that slot). Read-only:
+    the dispatchers keep these rows themselves."""
+
+    list_display = ["number", "token", "lease_until", "started_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
