@@ -177,6 +177,8 @@ def _take_slot(token, handover_from):
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     if handover_from:
         free |= Q(token=handover_from)
+    # Only the configured slots: lowering SENDER_DISPATCHERS ends the extra slots' hand-over chain.
+    free &= Q(number__lt=settings.SENDER_DISPATCHERS)
     for slot in DispatcherSlot.objects.filter(free).values_list("pk", flat=True):
         if DispatcherSlot.objects.filter(free, pk=slot).update(
             token=token, lease_until=lease, started_at=now
