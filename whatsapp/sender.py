@@ -484,14 +484,18 @@ class Dispatcher:
         for outcome in outcomes:
             message = outcome.job.message
             message.status, message.sent_at, message.error = Message.SENT, outcome.at, ""
-            message.external_id = outcome.external_id or ""
+            message.external_id = outcome.external_id or message.external_id
             if outcome.attachment is not None:
                 message.attachment_mime = outcome.attachment.mime[:100]
                 message.attachment_size = outcome.attachment.size
             messages.append(message)
-        fields = ["status", "sent_at", "external_id", "error", "attachment_mime", "attachment_size"]
+        fields = ["status", "sent_at", "error", "attachment_mime", "attachment_size"]
         rows = [([getattr(m, f) for f in fields], m.pk) for m in messages]
         update_many(Message, fields, rows)
+        # Only an id the transport answered with: a transport event (the echo of the message)
+        # may have recorded the provider's id already, and an empty answer must not erase it.
+        ids = [([o.external_id], o.job.message.pk) for o in outcomes if o.external_id]
+        update_many(Message, ["external_id"], ids)
         for message in messages:
             message_status_changed.send(sender=Message, message=message, previous=Message.SENDING)
         self.sent += len(messages)
