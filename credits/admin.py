@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
 from credits.models import Balance, LedgerEntry, QuotaExceeded, grant
+from timelines.admin import ReadOnlyAdmin
 from timelines.models import Workspace
 
 
@@ -76,18 +77,9 @@ class BalanceAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "workspace", "kind", "amount", "reason", "message_ref"]
     list_filter = ["kind", "created_at"]
     search_fields = ["workspace__name", "message_ref", "reason"]
     date_hierarchy = "created_at"
-
     # Append-only: entries are written by grant / reserve / refund, never edited.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -4,6 +4,23 @@ from django.db.models import Count
 from timelines.models import Membership, Workspace
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For rows the product writes itself (logs, ledgers, leases): listed and read, never added
+    or edited by hand, which would break what they record. Deleting stays allowed where a
+    subclass says so."""
+
+    deletable = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0

@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from timelines.admin import ReadOnlyAdmin
 from whatsapp.models import Account, Chat, DispatcherSlot, Message, WahaConnection
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
@@ -235,17 +236,8 @@ class WahaConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DispatcherSlot)
-class DispatcherSlotAdmin(admin.ModelAdmin):
+class DispatcherSlotAdmin(ReadOnlyAdmin):
     """Which paced-sender dispatchers run (a lease in the past: none in that slot). Read-only:
     the dispatchers keep these rows themselves."""
 
     list_display = ["number", "token", "lease_until", "started_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from timelines.admin import ReadOnlyAdmin
 from webhooks.inbound.models import Attempt, IdempotencyKey, InboundWebhook
 
 
@@ -46,28 +47,20 @@ class InboundWebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(admin.ModelAdmin):
+class AttemptAdmin(ReadOnlyAdmin):
+    deletable = True  # a log: read, and delete if you must
+
     list_display = ["created_at", "workspace", "method", "status", "recipient_kind", "message_id"]
     list_filter = ["status", "recipient_kind", "replayed", "workspace"]
     search_fields = ["message_id", "body", "ip"]
     date_hierarchy = "created_at"
     list_select_related = ["workspace"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # a log: read, and delete if you must
-
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    deletable = True
+
     list_display = ["key", "workspace", "status", "created_at"]
     search_fields = ["key"]
     list_select_related = ["workspace"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
