@@ -10,37 +10,26 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from credits.models import grant
+from tests import strategies
 from tests.inbound_helpers import post
 
 DOCUMENTED = {200, 400, 402, 403, 404, 405, 409, 413, 422}
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False)
-    | st.text(max_size=40)
-    | st.sampled_from(
-        [
-            "send",
-            "+14151231234",
-            "+15105566777",
-            "120363000000000000@g.us",
-            "14151231234@c.us",
-            "John Doe",
-            "Team",
-            "https://example.com/a.pdf",
-            "\x00",
-            "\ud800",
-            "9" * 30,
-            "1",
-        ]
-    )
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=12,
+json_values = strategies.json_values(
+    [
+        "send",
+        "+14151231234",
+        "+15105566777",
+        "120363000000000000@g.us",
+        "14151231234@c.us",
+        "John Doe",
+        "Team",
+        "https://example.com/a.pdf",
+        "\x00",
+        "\ud800",
+        "9" * 30,
+        "1",
+    ]
 )
 PLAUSIBLE = {
     "text": ["hi", "", "two\nlines"],

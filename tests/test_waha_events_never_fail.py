@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests import strategies
 from tests.fake_waha import fixture
 
 FIXTURES = [
@@ -18,34 +19,23 @@ FIXTURES = [
     "message_ack",
     "session_status",
 ]
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False)
-    | st.text(max_size=30)
-    | st.sampled_from(
-        [
-            "WORKING",
-            "STOPPED",
-            "READ",
-            "ERROR",
-            "14151231234@c.us",
-            "203040506070809@lid",
-            "120363000000000000@g.us",
-            "status@broadcast",
-            "true_14151231234@c.us_3EB0",
-            "http://localhost:3000/api/files/x.pdf",
-            "\x00",
-            "9" * 30,
-        ]
-    )
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3)
-    ),
+json_values = strategies.json_values(
+    [
+        "WORKING",
+        "STOPPED",
+        "READ",
+        "ERROR",
+        "14151231234@c.us",
+        "203040506070809@lid",
+        "120363000000000000@g.us",
+        "status@broadcast",
+        "true_14151231234@c.us_3EB0",
+        "http://localhost:3000/api/files/x.pdf",
+        "\x00",
+        "9" * 30,
+    ],
+    text_size=30,
+    width=3,
     max_leaves=10,
 )
 PAYLOAD_FIELDS = [
