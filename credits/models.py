@@ -18,6 +18,9 @@ class QuotaExceeded(Exception):
         super().__init__(message)
 
 
+BALANCE_NEVER_NEGATIVE = "balance_never_negative"
+
+
 class Balance(models.Model):
     workspace = models.OneToOneField(
         Workspace, on_delete=models.CASCADE, related_name="credit_balance"
@@ -27,7 +30,7 @@ class Balance(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(balance__gte=0), name="balance_never_negative")
+            models.CheckConstraint(condition=Q(balance__gte=0), name=BALANCE_NEVER_NEGATIVE)
         ]
 
     def __str__(self):
@@ -110,25 +113,34 @@ def grant(workspace, amount, reason=""):
         return Balance.of(workspace)
 
 
-def reserve(workspace, amount, message_ref, reason="Message queued"):
+RESERVED_REASON = "Message queued"
+
+
+def reservation(workspace_id, amount, message_ref, reason=RESERVED_REASON):
+    """The unsaved ledger entry that reserves `amount` credits for a message."""
+    if amount <= 0:
+        raise ValueError("A reservation takes a positive amount.")
+    return LedgerEntry(
+        workspace_id=workspace_id,
+        kind=LedgerEntry.RESERVE,
+        amount=-amount,
+        reason=reason,
+        message_ref=message_ref,
+    )
+
+
+def reserve(workspace, amount, message_ref, reason=RESERVED_REASON):
     """Take `amount` credits for a message, or raise QuotaExceeded and change nothing.
 
     Call inside the transaction that queues the message, so both happen or neither does.
     """
-    if amount <= 0:
-        raise ValueError("A reservation takes a positive amount.")
     # The entry first, the balance last: the balance row stays locked from its UPDATE until the
     # commit, and every request of the workspace queues up on it, so nothing else may come in
     # between. No savepoint (two round trips fewer per message) and nothing raised inside the
     # block, so a caller's transaction is never left needing a rollback.
+    entry = reservation(workspace.pk, amount, message_ref, reason)
     with transaction.atomic(savepoint=False):
-        entry = LedgerEntry.objects.create(
-            workspace=workspace,
-            kind=LedgerEntry.RESERVE,
-            amount=-amount,
-            reason=reason,
-            message_ref=message_ref,
-        )
+        entry.save(force_insert=True)
         reserved = _apply(workspace, -amount, require_funds=True)
         if not reserved:
             entry.delete()

@@ -190,10 +190,13 @@ class Chat(models.Model):
         """The direct chat with `phone` on `account`, created if needed: (chat, created)."""
         phone = normalize_phone(phone)
         return cls.objects.get_or_create(
-            account=account,
-            jid=contact_jid(phone),
-            defaults={"phone": phone, "name": name or phone, "is_group": False},
+            account=account, jid=contact_jid(phone), defaults=cls.direct_defaults(phone, name)
         )
+
+    @staticmethod
+    def direct_defaults(phone, name=""):
+        """The fields of a new direct chat with `phone` (an E.164 number) besides its JID."""
+        return {"phone": phone, "name": name or phone, "is_group": False}
 
     @classmethod
     def get_or_create_group(cls, account, jid, name=""):

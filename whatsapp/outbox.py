@@ -7,7 +7,7 @@ from django.utils import timezone
 from credits.models import reserve
 from whatsapp import sender
 from whatsapp.models import Message, new_message_id
-from whatsapp.store import store_message
+from whatsapp.store import new_message, store
 
 
 def message_cost(text, has_attachment):
@@ -15,7 +15,7 @@ def message_cost(text, has_attachment):
     return 2 if has_attachment and (text or "").strip() else 1
 
 
-def queue_message(
+def queued_message(
     chat,
     *,
     text="",
@@ -25,31 +25,35 @@ def queue_message(
     created_chat=False,
     message_id=None,
 ):
-    """Queue a message for sending; raises credits.models.QuotaExceeded and stores nothing when
-    the workspace's balance is short. `message_id` may be chosen by the caller beforehand.
+    """The unsaved message `queue_message` stores; its `credits` are what it costs."""
+    return new_message(
+        chat,
+        direction=Message.SENT,
+        origin=origin,
+        created_chat=created_chat,
+        message_id=message_id or new_message_id(),
+        text=text or "",
+        attachment_url=attachment_url,
+        attachment_name=attachment_name,
+        status=Message.QUEUED,
+        queued_at=timezone.now(),
+        credits=message_cost(text, bool(attachment_url)),
+    )
 
-    Inside a caller's transaction there is no savepoint (two round trips fewer per message, on
-    the inbound endpoint's hot path): after QuotaExceeded, that transaction must be rolled back.
+
+def queue_message(chat, **fields):
+    """Queue a message for sending (fields as for `queued_message`); raises
+    credits.models.QuotaExceeded and stores nothing when the workspace's balance is short.
+
+    Inside a caller's transaction there is no savepoint (two round trips fewer per message):
+    after QuotaExceeded, that transaction must be rolled back.
     """
-    cost = message_cost(text, bool(attachment_url))
-    message_id = message_id or new_message_id()
+    message = queued_message(chat, **fields)
     with transaction.atomic(savepoint=False):
-        message = store_message(
-            chat,
-            direction=Message.SENT,
-            origin=origin,
-            created_chat=created_chat,
-            message_id=message_id,
-            text=text or "",
-            attachment_url=attachment_url,
-            attachment_name=attachment_name,
-            status=Message.QUEUED,
-            queued_at=timezone.now(),
-            credits=cost,
-        )
+        store(message)
         # Credits last: the balance row stays locked until commit, so concurrent requests of one
         # workspace queue up on it for as short a time as possible.
-        reserve(chat.account.workspace, cost, message_id)
+        reserve(chat.account.workspace, message.credits, message.message_id)
         account_id = chat.account_id
         transaction.on_commit(lambda: sender.wake(account_id))
     return message

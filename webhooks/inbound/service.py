@@ -39,6 +39,11 @@ class Outcome:
     replayed: bool = False
 
     @classmethod
+    def accepted(cls, message_id, recipient_kind):
+        body = {"status": "success", "data": {"message_id": message_id}}
+        return cls(200, body, message_id, recipient_kind)
+
+    @classmethod
     def of_error(cls, error):
         return cls(error.status, error.body, recipient_kind=error.recipient_kind)
 
@@ -139,11 +144,10 @@ def _accept(webhook, call):
     # The answer is known before the message is queued: record it first, so that queueing (which
     # locks the workspace's balance row until commit) comes last in the transaction.
     message_id = new_message_id()
-    body = {"status": "success", "data": {"message_id": message_id}}
-    outcome = Outcome(200, body, message_id, request.recipient_kind)
+    outcome = Outcome.accepted(message_id, request.recipient_kind)
     _record(webhook, call, outcome)
     if call.idempotency_key:
-        _remember(workspace, call, body)
+        _remember(workspace, call, outcome.body)
     try:
         queue_message(
             chat,
@@ -194,8 +198,15 @@ def _remember(workspace, call, body):
 
 
 def _record(webhook, call, outcome):
-    attempt = Attempt.objects.create(
-        workspace_id=webhook.workspace_id,
+    attempt = attempt_row(webhook.workspace_id, call, outcome)
+    attempt.save(force_insert=True)
+    prune_later(attempt)
+
+
+def attempt_row(workspace_id, call, outcome):
+    """The unsaved attempt-log entry of a request and its answer (I3)."""
+    return Attempt(
+        workspace_id=workspace_id,
         method=call.method[:10],
         body=call.body_text,
         body_size=call.size,
@@ -208,11 +219,17 @@ def _record(webhook, call, outcome):
         recipient_kind=outcome.recipient_kind,
         replayed=outcome.replayed,
     )
+
+
+def prune_later(attempt):
+    """Trim the workspace's log once the transaction that recorded `attempt` has committed.
+
+    After commit and in its own statement (pruning inside the transaction would make concurrent
+    requests of a workspace wait on each other's row locks), and only every PRUNE_EVERY attempts:
+    the log shows the 100 latest, storage holds at most 100 + 9.
+    """
     if attempt.pk % PRUNE_EVERY == 0:
-        # After commit and in its own statement (pruning inside the transaction would make
-        # concurrent requests of a workspace wait on each other's row locks), and only every
-        # PRUNE_EVERY attempts: the log shows the 100 latest, storage holds at most 100 + 9.
-        workspace_id = webhook.workspace_id
+        workspace_id = attempt.workspace_id
         transaction.on_commit(lambda: Attempt.prune(workspace_id))
 
 

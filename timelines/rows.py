@@ -1,0 +1,58 @@
+"""Hand-written INSERTs of model instances, for the rare hot path that folds several writes into
+one statement (the inbound endpoint's express lane).
+
+Columns and values come from the model's own fields, converted exactly as `Model.save()` would
+convert them (defaults, `auto_now_add`, JSON and integer adaptation), so a field added to a model
+can never be missed by the hand-written SQL. The SQL text depends on the model only, which lets
+the database prepare it once per connection.
+"""
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+
+class RowInsert:
+    """`INSERT INTO <model's table> (<every column but the primary key>) SELECT ...`.
+
+    `computed` maps attribute names (e.g. "chat_id") to SQL expressions that take their value
+    inside the statement (e.g. "new_chat.id"); every other column is a parameter.
+    """
+
+    def __init__(self, model, computed=None):
+        self.model = model
+        self.computed = dict(computed or {})
+        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        self.param_fields = [f for f in self.fields if f.attname not in self.computed]
+        unknown = set(self.computed) - {f.attname for f in self.fields}
+        if unknown:
+            raise ValueError(f"{model.__name__} has no column for {sorted(unknown)}")
+
+    def sql(self, source, *, on_conflict="", returning="id"):
+        """The statement, selecting from `source` (a CTE name: no row there, no insert)."""
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in self.fields)
+        # Typed parameters: a parameter in a SELECT list has no column to take its type from.
+        values = ", ".join(
+            self.computed.get(f.attname) or f"CAST(%s AS {f.cast_db_type(connection)})"
+            for f in self.fields
+        )
+        table = quote(self.model._meta.db_table)
+        sql = f"INSERT INTO {table} ({columns}) SELECT {values} FROM {source}"
+        if on_conflict:
+            sql += f" {on_conflict}"
+        return f"{sql} RETURNING {returning}" if returning else sql
+
+    def params(self, instance):
+        """The parameters for `instance`, in the statement's order; fills `auto_now_add` fields
+        on the instance as save() would."""
+        # The connection itself, not the `connection` proxy: each field asks it for its operations,
+        # and a lookup through the proxy costs more than the conversion.
+        db = connections[DEFAULT_DB_ALIAS]
+        return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in self.param_fields]
+
+
+def mark_saved(instance, pk):
+    """Make an instance inserted by hand look like one `save()` inserted."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance

@@ -1,0 +1,299 @@
+"""The inbound endpoint's express lane: the everyday request, accepted in two statements.
+
+The everyday request sends to a phone, a contact's JID or a chat id, has no Idempotency-Key and is
+valid. Through the ORM it costs a dozen queries and about ten milliseconds of Python; the
+endpoint's budget (bench/inbound.py: at least 0.6 times an empty DRF view) is about one. So, on
+PostgreSQL:
+
+1. One read resolves the URL's token to its workspace, the sending account (and the member who
+   connected it) and the chat, when there is one already.
+2. One write, in a transaction, takes the credits with the conditional UPDATE of the balance and,
+   only if that succeeded, inserts the chat (when it is new), the message, its ledger entry and
+   the attempt-log entry. The message is then announced inside the same transaction and the
+   account woken after commit, exactly as `queue_message` does.
+
+The rows are built by the same code as on the general path (`queued_message`, `reservation`,
+`attempt_row`, `Chat.direct_defaults`) and inserted by `timelines.rows`, so the two paths cannot
+drift apart: tests send the same requests through both and compare every column.
+
+Anything else - any error, a short balance, a chat another request created meanwhile, an
+Idempotency-Key, a group, a chat name - leaves this lane with nothing written, and the general
+path (`service.answer`) answers it with its exact error. SQLite cannot modify rows inside WITH,
+so there the general path answers everything.
+
+Both statements are prepared once per connection (psycopg's `prepare=True`), which saves the
+planner's work on every request. Behind a pooler in transaction mode that cannot keep prepared
+statements, set DB_PREPARED_STATEMENTS=false.
+"""
+
+from functools import cache
+
+import psycopg
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from credits.models import BALANCE_NEVER_NEGATIVE, Balance, LedgerEntry, reservation
+from timelines.rows import RowInsert, mark_saved
+from webhooks.inbound.intake import InboundError, parse_json, parse_send_request
+from webhooks.inbound.models import MAX_BODY_BYTES, Attempt, InboundWebhook, token_digest
+from webhooks.inbound.service import Outcome, attempt_row, prune_later
+from whatsapp import sender
+from whatsapp.jids import contact_jid, is_group_jid, jid_user
+from whatsapp.models import Account, Chat, Message
+from whatsapp.outbox import queued_message
+from whatsapp.phones import InvalidPhone, normalize_phone
+from whatsapp.store import announce
+
+
+class Declined(Exception):
+    """The write found the balance short or the chat created meanwhile: roll back, and let the
+    general path answer."""
+
+
+def available():
+    return connection.vendor == "postgresql"
+
+
+def accept(token, call):
+    """The Outcome of `call` when the express lane accepts it, else None (nothing written)."""
+    if not available() or call.method != "POST" or call.idempotency_key:
+        return None
+    if call.size > MAX_BODY_BYTES:
+        return None
+    try:
+        request = parse_send_request(parse_json(call.raw))
+    except InboundError:
+        return None
+    recipient = _recipient(request)
+    if recipient is None:
+        return None
+    found = _resolve(token, request, recipient)
+    if found is None:
+        return None
+    workspace_id, chat = found
+    if connection.in_atomic_block:
+        return None  # the lane commits its own transaction: never inside a caller's
+    try:
+        with transaction.atomic():
+            return _write(workspace_id, chat, request, call)
+    except Declined:
+        return None
+
+
+# -- Resolving: token → workspace, account, chat, in one read ----------------------------------
+
+
+def _recipient(request):
+    """("phone", E.164) or ("chat_id", id) for the recipients this lane serves, else None."""
+    kind, value = request.recipient_kind, request.recipient
+    if kind == "phone":
+        return "phone", value
+    if kind == "jid" and not is_group_jid(value):
+        try:
+            return "phone", normalize_phone("+" + jid_user(value))
+        except InvalidPhone:
+            return None  # the general path says why
+    if kind == "chat_id":
+        return "chat_id", value
+    return None
+
+
+@cache
+def _resolve_sql(by):
+    t = _tables()
+    account = (
+        "a.id, a.phone, a.connected_by_id, u.first_name, u.last_name, u.username, "
+        "c.id, c.name, c.phone, c.is_group"
+    )
+    if by == "phone":
+        # The named account, or the most recently connected one (intake.sending_account).
+        return (
+            f"SELECT h.workspace_id, {account} FROM {t.webhook} h "
+            f"JOIN LATERAL (SELECT id, phone, connected_by_id FROM {t.account} "
+            "  WHERE workspace_id = h.workspace_id AND status = %(connected)s "
+            "  AND (%(account_phone)s = '' OR phone = %(account_phone)s) "
+            "  ORDER BY last_connected_at DESC NULLS LAST, id DESC LIMIT 1) a ON TRUE "
+            f"LEFT JOIN {t.user} u ON u.id = a.connected_by_id "
+            f"LEFT JOIN {t.chat} c ON c.account_id = a.id AND c.jid = %(jid)s "
+            "WHERE h.token_sha256 = %(digest)s AND h.enabled"
+        )
+    # A chat id names its account; whatsapp_account_phone is ignored (I5).
+    return (
+        f"SELECT h.workspace_id, {account} FROM {t.webhook} h "
+        f"JOIN {t.account} a ON a.workspace_id = h.workspace_id AND a.status = %(connected)s "
+        f"JOIN {t.chat} c ON c.account_id = a.id AND c.id = %(chat_id)s "
+        f"LEFT JOIN {t.user} u ON u.id = a.connected_by_id "
+        "WHERE h.token_sha256 = %(digest)s AND h.enabled"
+    )
+
+
+def _resolve(token, request, recipient):
+    """(workspace_id, chat) with the chat's account filled in (the chat unsaved when it is new),
+    or None when the token, the account or the chat is not found."""
+    by, value = recipient
+    params = {"digest": token_digest(token), "connected": Account.CONNECTED}
+    if by == "phone":
+        params.update(account_phone=request.account_phone, jid=contact_jid(value))
+    else:
+        params["chat_id"] = value
+    row = _execute(_resolve_sql(by), params)
+    if row is None:
+        return None
+    workspace_id, account_id, account_phone, user_id, first, last, username, *chat_row = row
+    account = Account(
+        id=account_id, workspace_id=workspace_id, phone=account_phone, status=Account.CONNECTED
+    )
+    if user_id is not None:
+        account.connected_by = get_user_model()(
+            id=user_id, first_name=first, last_name=last, username=username
+        )
+    else:
+        account.connected_by = None
+    chat_id, name, phone, is_group = chat_row
+    if chat_id is not None:
+        chat = Chat(id=chat_id, name=name, phone=phone, is_group=is_group)
+        mark_saved(chat, chat_id)
+    else:
+        chat = Chat(jid=params["jid"], **Chat.direct_defaults(value))
+    chat.account = account
+    return workspace_id, chat
+
+
+# -- Writing: credits, chat, message, ledger entry, attempt, in one statement ------------------
+
+
+CHAT = RowInsert(Chat)
+MESSAGE = RowInsert(Message)
+MESSAGE_IN_NEW_CHAT = RowInsert(Message, {"chat_id": "new_chat.id"})
+ENTRY = RowInsert(LedgerEntry)
+ATTEMPT = RowInsert(Attempt)
+
+
+@cache
+def _write_sql(new_chat):
+    """Insert the rows, if the balance covers the message: a plain read here, the UPDATE that
+    takes the credits comes last (TAKE_CREDITS)."""
+    funds = (
+        f"funds AS (SELECT 1 FROM {_tables().balance} WHERE workspace_id = %s AND balance >= %s)"
+    )
+    if new_chat:
+        # Another request may create the same chat first: then nothing is inserted here and the
+        # general path, which waits for that chat's row, answers.
+        chat = CHAT.sql("funds", on_conflict="ON CONFLICT (account_id, jid) DO NOTHING")
+        message = MESSAGE_IN_NEW_CHAT.sql("new_chat")
+        ctes = [funds, f"new_chat AS ({chat})", f"message AS ({message})"]
+        chat_id = "(SELECT id FROM new_chat)"
+    else:
+        ctes = [funds, f"message AS ({MESSAGE.sql('funds')})"]
+        chat_id = "NULL"
+    ctes += [
+        f"entry AS ({ENTRY.sql('message', returning='')})",
+        f"attempt AS ({ATTEMPT.sql('message')})",
+    ]
+    return (
+        f"WITH {', '.join(ctes)} "
+        f"SELECT {chat_id}, (SELECT id FROM message), (SELECT id FROM attempt)"
+    )
+
+
+@cache
+def _take_credits_sql():
+    # Unconditional: the balance's CHECK constraint (never negative) fails the statement when a
+    # concurrent request spent the credits since the write's read, and the transaction with it.
+    return f"UPDATE {_tables().balance} SET balance = balance - %s WHERE workspace_id = %s"
+
+
+def _write(workspace_id, chat, request, call):
+    new_chat = chat.pk is None
+    message = queued_message(
+        chat,
+        text=request.text,
+        origin=Message.ORIGIN_INBOUND_WEBHOOK,
+        attachment_url=request.file_url,
+        attachment_name=request.file_name,
+        created_chat=new_chat,
+    )
+    cost = message.credits
+    outcome = Outcome.accepted(message.message_id, request.recipient_kind)
+    entry = reservation(workspace_id, cost, message.message_id)
+    attempt = attempt_row(workspace_id, call, outcome)
+    params = [workspace_id, cost]
+    if new_chat:
+        params += CHAT.params(chat) + MESSAGE_IN_NEW_CHAT.params(message)
+    else:
+        params += MESSAGE.params(message)
+    params += ENTRY.params(entry) + ATTEMPT.params(attempt)
+    chat_pk, message_pk, attempt_pk = _execute(_write_sql(new_chat), params)
+    if message_pk is None:
+        raise Declined()
+    if new_chat:
+        mark_saved(chat, chat_pk)
+        message.chat = chat
+    mark_saved(message, message_pk)
+    mark_saved(attempt, attempt_pk)
+    announce(message)
+    prune_later(attempt)
+    _take_credits_commit_and_wake(workspace_id, cost, chat.account_id)
+    return outcome
+
+
+def _take_credits_commit_and_wake(workspace_id, cost, account_id):
+    """Take the credits, commit, then wake the account (`sender.wake`), in one round trip.
+
+    Every request of the workspace queues on the balance row from this UPDATE until the commit,
+    so nothing may come in between: not a round trip, not a line of Python (a worker descheduled
+    while holding the row stalls them all). The statements go as one simple query: when the
+    UPDATE fails, the rest is not run and the atomic block around us rolls back; when it
+    succeeds, that block finds the transaction committed and only runs its on-commit hooks. The
+    wake comes after the commit, as `queue_message`'s does, so a dispatcher that finds the account
+    idle meanwhile cannot miss the message.
+    """
+    now = timezone.now()
+    wake_sql, wake_params = sender.wake_statement(account_id, now)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{_take_credits_sql()}; COMMIT; {wake_sql}", [cost, workspace_id, *wake_params]
+            )
+            cursor.nextset()  # the COMMIT's result
+            cursor.nextset()  # the wake's
+            woken = cursor.rowcount
+    except IntegrityError as exc:
+        if getattr(exc.__cause__, "diag", None) and exc.__cause__.diag.constraint_name == (
+            BALANCE_NEVER_NEGATIVE
+        ):
+            raise Declined() from None  # the general path answers 402
+        raise
+    if woken:
+        transaction.on_commit(lambda: sender.ensure_dispatchers(now))
+
+
+# -- Plumbing ----------------------------------------------------------------------------------
+
+
+class _Tables:
+    def __init__(self):
+        quote = connection.ops.quote_name
+        for name, model in {
+            "webhook": InboundWebhook,
+            "account": Account,
+            "user": get_user_model(),
+            "chat": Chat,
+            "balance": Balance,
+        }.items():
+            setattr(self, name, quote(model._meta.db_table))
+
+
+@cache
+def _tables():
+    return _Tables()
+
+
+def _execute(sql, params):
+    """The first row of one statement, through a server-side binding cursor: prepared once per
+    connection."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
