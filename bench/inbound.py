@@ -7,9 +7,15 @@ connections on PostgreSQL.
                                       [--workspaces 1]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/inbound_bench .venv/bin/python bench/inbound.py
 
-Runs on a fresh SQLite file of its own unless DATABASE_URL is set (a PostgreSQL database is
-created if missing). Every client request opens a connection, POSTs the seed's Example 1 and reads
-the answer (gunicorn's sync workers close each connection).
+Runs on a fresh SQLite file of its own unless DATABASE_URL is set. A PostgreSQL database is
+dropped and created afresh on every run (its name must contain "bench"): rows and dead tuples left
+by earlier runs would make the figures drift. Every client request opens a connection, POSTs the
+seed's Example 1 and reads the answer (gunicorn's sync workers close each connection).
+
+Besides the rates it prints the CPU time each accepted request cost, split between the app
+(gunicorn's workers), the database (PostgreSQL's backends for the bench's database) and the
+client, read from /proc: on a machine where all three share the cores, that is what a rate is
+made of.
 """
 
 import argparse
@@ -43,7 +49,7 @@ def configure_environment():
         workdir = Path(tempfile.mkdtemp(prefix="inbound-bench-"))
         os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     elif os.environ["DATABASE_URL"].startswith("postgres"):
-        create_postgres_database(os.environ["DATABASE_URL"])
+        fresh_postgres_database(os.environ["DATABASE_URL"])
     os.environ.setdefault("SECRET_KEY", "bench-only")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1"
@@ -51,15 +57,20 @@ def configure_environment():
     return os.environ["DATABASE_URL"]
 
 
-def create_postgres_database(url):
+def fresh_postgres_database(url):
     import psycopg
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(
+            f"The bench drops and re-creates its database: name one with 'bench' in it "
+            f"(not {name!r})."
+        )
     admin = parts._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def prepare(workspaces):
@@ -159,11 +170,13 @@ async def drive(port, paths, body, seconds, connections):
     return results
 
 
-def measure(port, paths, body, seconds, connections):
+def measure(port, paths, body, seconds, connections, server):
     asyncio.run(drive(port, paths, body, min(2.0, seconds), connections))  # warm up
+    cpu_before = cpu_seconds(server)
     started = time.perf_counter()
     results = asyncio.run(drive(port, paths, body, seconds, connections))
     elapsed = time.perf_counter() - started
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(server).items()}
     latencies = sorted(latency for status, latency in results if status == 200)
     accepted = len(latencies)
     return {
@@ -172,7 +185,60 @@ def measure(port, paths, body, seconds, connections):
         "p99_ms": 1000 * latencies[int(0.99 * (accepted - 1))] if latencies else None,
         "requests": len(results),
         "not_200": len(results) - accepted,
+        "cpu_ms": {k: 1000 * v / max(accepted, 1) for k, v in cpu.items()},
     }
+
+
+# -- CPU time per process group, from /proc (Linux) --------------------------------------------
+
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(server):
+    """CPU seconds used so far by the app (gunicorn's workers), the database (the backends
+    serving the bench's database) and the client (this process); empty without /proc."""
+    if not Path("/proc/self/stat").exists():
+        return {}
+    return {
+        "app": sum(_cpu(pid) for pid in _children(server.pid)),
+        "database": sum(_cpu(pid) for pid in _database_backends()),
+        "client": time.process_time(),
+    }
+
+
+def _cpu(pid):
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _children(pid):
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _database_backends():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []  # SQLite runs inside the app's processes
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    return pids
 
 
 def main():
@@ -198,7 +264,7 @@ def main():
             "inbound endpoint": endpoints,
         }
         figures = {
-            name: measure(port, paths, body, args.seconds, args.connections)
+            name: measure(port, paths, body, args.seconds, args.connections, server)
             for name, paths in targets.items()
         }
     finally:
@@ -219,6 +285,9 @@ def report(figures, database, args):
             f"{name:18} {f['accepted_per_s']:11.0f} {f['p50_ms'] or 0:8.1f} "
             f"{f['p99_ms'] or 0:8.1f} {f['requests']:9d} {f['not_200']:8d}"
         )
+    print("CPU ms per accepted request:")
+    for name, f in figures.items():
+        print(f"  {name:18} " + ", ".join(f"{k} {v:.2f}" for k, v in f["cpu_ms"].items()))
     bare, drf, inbound = figures.values()
     print(f"endpoint / empty DRF view: {inbound['accepted_per_s'] / drf['accepted_per_s']:.2f}x")
     print(f"endpoint / bare Django view: {inbound['accepted_per_s'] / bare['accepted_per_s']:.2f}x")
