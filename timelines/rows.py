@@ -7,7 +7,16 @@ can never be missed by the hand-written SQL. The SQL text depends on the model o
 the database prepare it once per connection.
 """
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+
+# Columns whose conversion hands a value of this exact type back unchanged (and whose pre_save is
+# a plain read): the field machinery is skipped for them, which halves the cost of a row.
+UNCHANGED = {
+    models.CharField: str,
+    models.TextField: str,
+    models.URLField: str,
+    models.BooleanField: bool,
+}
 
 
 class RowInsert:
@@ -22,6 +31,7 @@ class RowInsert:
         self.computed = dict(computed or {})
         self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
         self.param_fields = [f for f in self.fields if f.attname not in self.computed]
+        self._plan = [(f, f.attname, UNCHANGED.get(type(f))) for f in self.param_fields]
         unknown = set(self.computed) - {f.attname for f in self.fields}
         if unknown:
             raise ValueError(f"{model.__name__} has no column for {sorted(unknown)}")
@@ -47,7 +57,15 @@ class RowInsert:
         # The connection itself, not the `connection` proxy: each field asks it for its operations,
         # and a lookup through the proxy costs more than the conversion.
         db = connections[DEFAULT_DB_ALIAS]
-        return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in self.param_fields]
+        params = []
+        for field, attname, unchanged in self._plan:
+            if unchanged is not None:
+                value = getattr(instance, attname)
+                if type(value) is unchanged:
+                    params.append(value)
+                    continue
+            params.append(field.get_db_prep_save(field.pre_save(instance, True), db))
+        return params
 
 
 def mark_saved(instance, pk):

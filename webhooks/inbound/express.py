@@ -26,6 +26,8 @@ planner's work on every request. Behind a pooler in transaction mode that cannot
 statements, set DB_PREPARED_STATEMENTS=false.
 """
 
+import re
+import weakref
 from functools import cache
 
 import psycopg
@@ -251,11 +253,12 @@ def _take_credits_commit_and_wake(workspace_id, cost, account_id):
     """
     now = timezone.now()
     wake_sql, wake_params = sender.wake_statement(account_id, now)
+    take_sql, take_params = _take_credits_sql(), [cost, workspace_id]
+    if _prepare_by_name(TAKE_CREDITS, take_sql) and _prepare_by_name(WAKE, wake_sql):
+        take_sql, wake_sql = _execute_by_name(TAKE_CREDITS, 2), _execute_by_name(WAKE, 2)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"{_take_credits_sql()}; COMMIT; {wake_sql}", [cost, workspace_id, *wake_params]
-            )
+            cursor.execute(f"{take_sql}; COMMIT; {wake_sql}", [*take_params, *wake_params])
             cursor.nextset()  # the COMMIT's result
             cursor.nextset()  # the wake's
             woken = cursor.rowcount
@@ -288,6 +291,33 @@ class _Tables:
 @cache
 def _tables():
     return _Tables()
+
+
+# A simple query (several statements in one round trip) cannot use protocol-level prepared
+# statements, so the last step's two statements are prepared by name, in SQL, once per connection.
+TAKE_CREDITS = "timelines_express_take_credits"
+WAKE = "timelines_express_wake"
+_prepared_by_name = weakref.WeakKeyDictionary()  # psycopg connection -> names prepared on it
+
+
+def _prepare_by_name(name, sql):
+    """Prepare `sql` (with %s placeholders) as `name` on this connection, unless prepared
+    statements are off (DB_PREPARED_STATEMENTS=false); True when `name` can be executed."""
+    conn = connection.connection
+    if conn.prepare_threshold is None:
+        return False
+    names = _prepared_by_name.setdefault(conn, set())
+    if name not in names:
+        numbered = iter(range(1, sql.count("%s") + 1))
+        statement = re.sub("%s", lambda _: f"${next(numbered)}", sql)
+        with connection.cursor() as cursor:
+            cursor.execute(f"PREPARE {name} AS {statement}")
+        names.add(name)
+    return True
+
+
+def _execute_by_name(name, count):
+    return f"EXECUTE {name}({', '.join(['%s'] * count)})"
 
 
 def _execute(sql, params):
