@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -49,28 +48,14 @@ def configure_environment():
         workdir = Path(tempfile.mkdtemp(prefix="inbound-bench-"))
         os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     elif os.environ["DATABASE_URL"].startswith("postgres"):
+        from benchdb import fresh_postgres_database
+
         fresh_postgres_database(os.environ["DATABASE_URL"])
     os.environ.setdefault("SECRET_KEY", "bench-only")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1"
     os.environ["DJANGO_SETTINGS_MODULE"] = "inbound_settings"
     return os.environ["DATABASE_URL"]
-
-
-def fresh_postgres_database(url):
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(
-            f"The bench drops and re-creates its database: name one with 'bench' in it "
-            f"(not {name!r})."
-        )
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def prepare(workspaces):

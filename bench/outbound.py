@@ -8,7 +8,8 @@
 
     .venv/bin/python bench/outbound.py [--deliveries 2000] [--messages 100000] [--chats 10000]
 
-Runs on a fresh SQLite file of its own (or on DATABASE_URL if set).
+Runs on a fresh SQLite file of its own, or on DATABASE_URL if set: a PostgreSQL database (its name
+must contain "bench") is dropped and created afresh on every run.
 """
 
 import argparse
@@ -25,12 +26,16 @@ from multiprocessing import Process, Queue
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
 def configure_environment():
     workdir = Path(tempfile.mkdtemp(prefix="outbound-bench-"))
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
+    if os.environ["DATABASE_URL"].startswith("postgres"):
+        from benchdb import fresh_postgres_database
+
+        fresh_postgres_database(os.environ["DATABASE_URL"])
     os.environ.setdefault("SECRET_KEY", "bench-only")
     os.environ["ALLOW_PRIVATE_URLS"] = "true"
     os.environ.setdefault("LOG_LEVEL", "WARNING")

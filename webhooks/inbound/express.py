@@ -1,29 +1,32 @@
-"""The inbound endpoint's express lane: the everyday request, accepted in two statements.
+"""The inbound endpoint's express lane: the everyday request, accepted in four round trips.
 
 The everyday request sends to a phone, a contact's JID or a chat id, has no Idempotency-Key and is
-valid. Through the ORM it costs a dozen queries and about ten milliseconds of Python; the
-endpoint's budget (bench/inbound.py: at least 0.6 times an empty DRF view) is about one. So, on
+valid. The general path (`service.answer`, through the ORM) spends a dozen queries and several
+milliseconds of Python on it; the endpoint's target (bench/inbound.py) leaves about one. So, on
 PostgreSQL:
 
 1. One read resolves the URL's token to its workspace, the sending account (and the member who
    connected it) and the chat, when there is one already.
-2. One write, in a transaction, takes the credits with the conditional UPDATE of the balance and,
-   only if that succeeded, inserts the chat (when it is new), the message, its ledger entry and
-   the attempt-log entry. The message is then announced inside the same transaction and the
-   account woken after commit, exactly as `queue_message` does.
+2. In a transaction, one statement inserts the chat (when it is new), the message, its ledger
+   entry and the attempt-log entry, provided the balance covers the message. The message is
+   announced (`message_stored`) inside the transaction, as `store` does.
+3. One simple query takes the credits, commits and wakes the account, as `queue_message` would.
+   The balance row, which every request of the workspace waits for, is locked only from that
+   UPDATE to the COMMIT right behind it, with no round trip or Python in between.
+(The fourth round trip is the BEGIN that psycopg sends on its own.)
 
 The rows are built by the same code as on the general path (`queued_message`, `reservation`,
 `attempt_row`, `Chat.direct_defaults`) and inserted by `timelines.rows`, so the two paths cannot
 drift apart: tests send the same requests through both and compare every column.
 
-Anything else - any error, a short balance, a chat another request created meanwhile, an
-Idempotency-Key, a group, a chat name - leaves this lane with nothing written, and the general
-path (`service.answer`) answers it with its exact error. SQLite cannot modify rows inside WITH,
-so there the general path answers everything.
+Anything else - an error of any kind, a short balance, credits spent or a chat created by a
+concurrent request meanwhile, an Idempotency-Key, a group, a chat name - leaves this lane with
+nothing written (its transaction rolled back), and the general path answers it with its exact
+error. SQLite cannot modify rows inside WITH, so there the general path answers everything.
 
-Both statements are prepared once per connection (psycopg's `prepare=True`), which saves the
-planner's work on every request. Behind a pooler in transaction mode that cannot keep prepared
-statements, set DB_PREPARED_STATEMENTS=false.
+The statements are prepared once per connection, which saves the planner's work on every
+request. Behind a pooler in transaction mode that cannot keep prepared statements, set
+DB_PREPARED_STATEMENTS=false.
 """
 
 import re
@@ -49,8 +52,8 @@ from whatsapp.store import announce
 
 
 class Declined(Exception):
-    """The write found the balance short or the chat created meanwhile: roll back, and let the
-    general path answer."""
+    """The balance was short, or a concurrent request spent it or created the chat meanwhile:
+    roll back, and let the general path answer."""
 
 
 def available():
@@ -59,9 +62,9 @@ def available():
 
 def accept(token, call):
     """The Outcome of `call` when the express lane accepts it, else None (nothing written)."""
-    if not available() or call.method != "POST" or call.idempotency_key:
-        return None
-    if call.size > MAX_BODY_BYTES:
+    if not available() or connection.in_atomic_block:
+        return None  # the lane commits its own transaction: never inside a caller's
+    if call.method != "POST" or call.idempotency_key or call.size > MAX_BODY_BYTES:
         return None
     try:
         request = parse_send_request(parse_json(call.raw))
@@ -74,8 +77,6 @@ def accept(token, call):
     if found is None:
         return None
     workspace_id, chat = found
-    if connection.in_atomic_block:
-        return None  # the lane commits its own transaction: never inside a caller's
     try:
         with transaction.atomic():
             return _write(workspace_id, chat, request, call)
@@ -146,12 +147,10 @@ def _resolve(token, request, recipient):
     account = Account(
         id=account_id, workspace_id=workspace_id, phone=account_phone, status=Account.CONNECTED
     )
-    if user_id is not None:
+    if user_id is not None:  # the sender's name is the member's (Account.member_name)
         account.connected_by = get_user_model()(
             id=user_id, first_name=first, last_name=last, username=username
         )
-    else:
-        account.connected_by = None
     chat_id, name, phone, is_group = chat_row
     if chat_id is not None:
         chat = Chat(id=chat_id, name=name, phone=phone, is_group=is_group)
