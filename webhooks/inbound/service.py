@@ -58,7 +58,7 @@ class Call:
 
     method: str
     raw: bytes  # at most MAX_BODY_BYTES + 1
-    size: int  # as declared by Content-Length, or as read
+    size: int  # as declared by Content-Length, or as read (a chunked body declares none)
     ip: str | None
     user_agent: str
     headers: dict
@@ -68,7 +68,7 @@ class Call:
     def from_request(cls, request):
         meta = request.META
         declared = _int(meta.get("CONTENT_LENGTH"))
-        raw = request.read(MAX_BODY_BYTES + 1)
+        raw = _read_body(request, declared)
         return cls(
             method=request.method,
             raw=raw,
@@ -87,6 +87,21 @@ class Call:
     def body_text(self):
         # Kept as received, even when it is not JSON; NUL cannot be stored in PostgreSQL text.
         return self.raw[:MAX_BODY_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def _read_body(request, declared):
+    """At most MAX_BODY_BYTES + 1 bytes of the body: enough to tell that it is too large."""
+    limit = MAX_BODY_BYTES + 1
+    # Django reads no further than Content-Length, and a chunked request has none: its body would
+    # look empty. A server that de-chunks the body and ends the input where the body ends says so
+    # with wsgi.input_terminated (gunicorn does); then the input can be read up to the limit.
+    if declared or not request.META.get("wsgi.input_terminated"):
+        return request.read(limit)
+    stream, chunks, size = request.META["wsgi.input"], [], 0
+    while size < limit and (chunk := stream.read(limit - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _int(value):
