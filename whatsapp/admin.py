@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from timelines.admin import ReadOnlyAdmin
-from whatsapp.models import Account, Chat, DispatcherSlot, Message, WahaConnection
+from whatsapp.models import Account, Chat, DispatcherSlot, EarlyAck, Message, WahaConnection
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
 
@@ -241,3 +241,13 @@ class DispatcherSlotAdmin(ReadOnlyAdmin):
     the dispatchers keep these rows themselves."""
 
     list_display = ["number", "token", "lease_until", "started_at"]
+
+
+@admin.register(EarlyAck)
+class EarlyAckAdmin(ReadOnlyAdmin):
+    """Delivery reports that outran the sender, waiting for it to record their send (usually a
+    fraction of a second). Read-only: the sender applies them, its tick forgets stale ones."""
+
+    list_display = ["external_id", "status", "account", "at", "received_at"]
+    list_select_related = ["account"]
+    search_fields = ["external_id", "account__phone"]

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from credits.models import refund
 from whatsapp.attachments import AttachmentError, fetch_attachment
+from whatsapp.delivery import apply_early_acks, forget_early_acks
 from whatsapp.models import Account, DispatcherSlot, Message
 from whatsapp.signals import message_status_changed
 from whatsapp.transports import TransportError
@@ -218,13 +219,19 @@ def _start_successor(token):
 
 def tick(now=None):
     """The one-minute schedule: recover lost wakes, expire messages stuck behind a disconnected
-    account, keep the dispatchers running."""
+    account, keep the dispatchers running, forget early acks that never met their send."""
     now = now or timezone.now()
     lost = Account.objects.filter(next_send_at__isnull=True, status=Account.CONNECTED)
     rewoken = lost.filter(Exists(pending_of_account())).update(next_send_at=now)
     expired = expire_waiting(now)
     started = ensure_dispatchers(now)
-    return {"rewoken": rewoken, "expired": expired, "dispatchers_started": started}
+    forgotten = forget_early_acks(now)
+    return {
+        "rewoken": rewoken,
+        "expired": expired,
+        "dispatchers_started": started,
+        "early_acks_forgotten": forgotten,
+    }
 
 
 def expire_waiting(now):
@@ -510,6 +517,9 @@ class Dispatcher:
         update_many(Message, ["external_id"], ids)
         for message in messages:
             message_status_changed.send(sender=Message, message=message, previous=Message.SENDING)
+        # Acks that arrived before these sends were recorded (WAHA's "delivered" can beat its own
+        # answer to us): applied now, after `sent`, so no status is skipped or lost.
+        apply_early_acks([m.pk for m in messages])
         self.sent += len(messages)
 
     def record(self, outcome):

@@ -19,7 +19,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from whatsapp.delivery import record_delivery
+from whatsapp.delivery import report_delivery
 from whatsapp.jids import InvalidJid, is_group_jid
 from whatsapp.models import Account, Chat, Message, WahaConnection
 from whatsapp.phones import InvalidPhone
@@ -271,17 +271,14 @@ def ack_name(payload):
 
 def on_ack(connection, event):
     account, payload = connection.account, event["payload"]
-    status, key = ACKS.get(ack_name(payload)), message_key(text(payload.get("id")))
+    status, key = ACKS.get(ack_name(payload)), message_key(text(payload.get("id")))[:200]
     if account is None or status is None or not key:
         return "ignored"
-    message = Message.objects.filter(
-        chat__account=account, external_id=key, direction=Message.SENT
-    ).first()
-    if message is None:
+    # An ack can outrun the sender's record of the send: it is then kept for the sender.
+    outcome = report_delivery(account, key, status, from_timestamp(event.get("timestamp")))
+    if outcome == "ignored":
         log.info("WAHA ack for unknown message %r (account %s)", payload["id"], account.pk)
-        return "ignored"
-    changed = record_delivery(message, status, from_timestamp(event.get("timestamp")))
-    return "updated" if changed else "unchanged"
+    return outcome
 
 
 # session.status: the phone is linked (WORKING) or gone (STOPPED, FAILED, SCAN_QR_CODE).
