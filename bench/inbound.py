@@ -1,7 +1,7 @@
 """Inbound endpoint figures: accepted requests/s, p50 and p99 latency of the inbound webhook under
-concurrent clients, beside an empty DRF view and a bare Django view served by the same gunicorn
-in the same run, and the ratios. The target: >= 0.6x the empty DRF view, p99 < 50 ms at 8
-connections on PostgreSQL.
+concurrent clients, beside a bare Django view, an empty DRF view and a DRF view that makes one
+INSERT, served by the same gunicorn in the same run, and the ratios. The target: >= 0.6x the
+empty DRF view, p99 < 50 ms at 8 connections on PostgreSQL.
 
     .venv/bin/python bench/inbound.py [--seconds 10] [--connections 8] [--workers 8]
                                       [--workspaces 1]
@@ -65,9 +65,16 @@ def prepare(workspaces):
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connections
+    from django.db import connection, connections
 
     call_command("migrate", verbosity=0)
+    from inbound_urls import BENCH_TABLE_SQL
+
+    primary_key = (
+        "bigserial PRIMARY KEY" if connection.vendor == "postgresql" else "integer PRIMARY KEY"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(BENCH_TABLE_SQL.format(id=primary_key))
     paths = [bench_workspace(f"Bench {n}") for n in range(1, workspaces + 1)]
     connections.close_all()
     return paths
@@ -246,6 +253,7 @@ def main():
         targets = {
             "bare Django view": ["/bench/bare/"],
             "empty DRF view": ["/bench/empty-drf/"],
+            "DRF + one INSERT": ["/bench/one-insert/"],
             "inbound endpoint": endpoints,
         }
         figures = {
@@ -273,10 +281,15 @@ def report(figures, database, args):
     print("CPU ms per accepted request:")
     for name, f in figures.items():
         print(f"  {name:18} " + ", ".join(f"{k} {v:.2f}" for k, v in f["cpu_ms"].items()))
-    bare, drf, inbound = figures.values()
-    print(f"endpoint / empty DRF view: {inbound['accepted_per_s'] / drf['accepted_per_s']:.2f}x")
-    print(f"endpoint / bare Django view: {inbound['accepted_per_s'] / bare['accepted_per_s']:.2f}x")
-    print(f"empty DRF / bare Django: {drf['accepted_per_s'] / bare['accepted_per_s']:.2f}x")
+    bare, drf, one_insert, inbound = figures.values()
+
+    def ratio(a, b):
+        return f"{a['accepted_per_s'] / b['accepted_per_s']:.2f}x"
+
+    print(f"endpoint / empty DRF view: {ratio(inbound, drf)}")
+    print(f"endpoint / bare Django view: {ratio(inbound, bare)}")
+    print(f"empty DRF / bare Django: {ratio(drf, bare)}")
+    print(f"DRF + one INSERT / empty DRF view: {ratio(one_insert, drf)}")
     ok = (
         inbound["accepted_per_s"] >= 0.6 * drf["accepted_per_s"] and (inbound["p99_ms"] or 1e9) < 50
     )
