@@ -1,5 +1,5 @@
-"""Hand-written INSERTs of model instances, for the rare hot path that folds several writes into
-one statement (the inbound endpoint's express lane).
+"""Hand-written INSERTs of model instances, for the rare hot path that cannot afford the ORM (the
+inbound endpoint's express lane, which on PostgreSQL folds several writes into one statement).
 
 Columns and values come from the model's own fields, converted exactly as `Model.save()` would
 convert them (defaults, `auto_now_add`, JSON and integer adaptation), so a field added to a model
@@ -19,6 +19,9 @@ UNCHANGED = {
 }
 
 
+ONE_ROW = "(SELECT 1) AS one_row"
+
+
 class RowInsert:
     """`INSERT INTO <model's table> (<every column but the primary key>) SELECT ...`.
 
@@ -36,17 +39,20 @@ class RowInsert:
         if unknown:
             raise ValueError(f"{model.__name__} has no column for {sorted(unknown)}")
 
-    def sql(self, source, *, on_conflict="", returning="id"):
-        """The statement, selecting from `source` (a CTE name: no row there, no insert)."""
+    def sql(self, source=ONE_ROW, *, on_conflict="", returning="id"):
+        """The statement, selecting from `source` (a CTE's name: no row there, no insert)."""
         quote = connection.ops.quote_name
         columns = ", ".join(quote(f.column) for f in self.fields)
-        # Typed parameters: a parameter in a SELECT list has no column to take its type from.
+        # PostgreSQL needs typed parameters: one in a SELECT list has no column to take its type
+        # from. SQLite must not get them: a CAST to a date type would turn a date into a number.
+        typed = "CAST(%s AS {})" if connection.vendor == "postgresql" else "%s"
         values = ", ".join(
-            self.computed.get(f.attname) or f"CAST(%s AS {f.cast_db_type(connection)})"
+            self.computed.get(f.attname) or typed.format(f.cast_db_type(connection))
             for f in self.fields
         )
         table = quote(self.model._meta.db_table)
-        sql = f"INSERT INTO {table} ({columns}) SELECT {values} FROM {source}"
+        # WHERE TRUE: SQLite would read the ON of ON CONFLICT as a join's without a WHERE.
+        sql = f"INSERT INTO {table} ({columns}) SELECT {values} FROM {source} WHERE TRUE"
         if on_conflict:
             sql += f" {on_conflict}"
         return f"{sql} RETURNING {returning}" if returning else sql

@@ -3,7 +3,7 @@
 The everyday request sends to a phone, a contact's JID or a chat id, has no Idempotency-Key and is
 valid. The general path (`service.answer`, through the ORM) spends a dozen queries and several
 milliseconds of Python on it; the endpoint's target (bench/inbound.py) leaves about one. So, on
-PostgreSQL:
+PostgreSQL (SQLite: see below):
 
 1. One read resolves the URL's token to its workspace, the sending account (and the member who
    connected it) and the chat, when there is one already.
@@ -22,7 +22,10 @@ drift apart: tests send the same requests through both and compare every column.
 Anything else - an error of any kind, a short balance, credits spent or a chat created by a
 concurrent request meanwhile, an Idempotency-Key, a group, a chat name - leaves this lane with
 nothing written (its transaction rolled back), and the general path answers it with its exact
-error. SQLite cannot modify rows inside WITH, so there the general path answers everything.
+error.
+
+SQLite cannot modify rows inside WITH and has no round trips to save: there the lane inserts the
+same rows a statement each, in one short transaction (`_insert_one_by_one`).
 
 The statements are prepared once per connection, which saves the planner's work on every
 request. Behind a pooler in transaction mode that cannot keep prepared statements, set
@@ -30,6 +33,7 @@ DB_PREPARED_STATEMENTS=false.
 """
 
 import re
+import sqlite3
 import weakref
 from functools import cache
 
@@ -57,6 +61,13 @@ class Declined(Exception):
 
 
 def available():
+    # SQLite needs RETURNING (3.35); Python's own SQLite is older only on old systems.
+    return connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 35)
+    )
+
+
+def _postgres():
     return connection.vendor == "postgresql"
 
 
@@ -111,23 +122,24 @@ def _resolve_sql(by):
     )
     if by == "phone":
         # The named account, or the most recently connected one (intake.sending_account).
+        # Parameters: status, account phone (twice), JID, token digest.
         return (
             f"SELECT h.workspace_id, {account} FROM {t.webhook} h "
-            f"JOIN LATERAL (SELECT id, phone, connected_by_id FROM {t.account} "
-            "  WHERE workspace_id = h.workspace_id AND status = %(connected)s "
-            "  AND (%(account_phone)s = '' OR phone = %(account_phone)s) "
-            "  ORDER BY last_connected_at DESC NULLS LAST, id DESC LIMIT 1) a ON TRUE "
+            f"JOIN {t.account} a ON a.id = (SELECT id FROM {t.account} "
+            "  WHERE workspace_id = h.workspace_id AND status = %s AND (%s = '' OR phone = %s) "
+            "  ORDER BY last_connected_at DESC NULLS LAST, id DESC LIMIT 1) "
             f"LEFT JOIN {t.user} u ON u.id = a.connected_by_id "
-            f"LEFT JOIN {t.chat} c ON c.account_id = a.id AND c.jid = %(jid)s "
-            "WHERE h.token_sha256 = %(digest)s AND h.enabled"
+            f"LEFT JOIN {t.chat} c ON c.account_id = a.id AND c.jid = %s "
+            "WHERE h.token_sha256 = %s AND h.enabled"
         )
     # A chat id names its account; whatsapp_account_phone is ignored (I5).
+    # Parameters: status, chat id, token digest.
     return (
         f"SELECT h.workspace_id, {account} FROM {t.webhook} h "
-        f"JOIN {t.account} a ON a.workspace_id = h.workspace_id AND a.status = %(connected)s "
-        f"JOIN {t.chat} c ON c.account_id = a.id AND c.id = %(chat_id)s "
+        f"JOIN {t.account} a ON a.workspace_id = h.workspace_id AND a.status = %s "
+        f"JOIN {t.chat} c ON c.account_id = a.id AND c.id = %s "
         f"LEFT JOIN {t.user} u ON u.id = a.connected_by_id "
-        "WHERE h.token_sha256 = %(digest)s AND h.enabled"
+        "WHERE h.token_sha256 = %s AND h.enabled"
     )
 
 
@@ -135,11 +147,12 @@ def _resolve(token, request, recipient):
     """(workspace_id, chat) with the chat's account filled in (the chat unsaved when it is new),
     or None when the token, the account or the chat is not found."""
     by, value = recipient
-    params = {"digest": token_digest(token), "connected": Account.CONNECTED}
+    digest = token_digest(token)
     if by == "phone":
-        params.update(account_phone=request.account_phone, jid=contact_jid(value))
+        jid, phone = contact_jid(value), request.account_phone
+        params = [Account.CONNECTED, phone, phone, jid, digest]
     else:
-        params["chat_id"] = value
+        params = [Account.CONNECTED, value, digest]
     row = _execute(_resolve_sql(by), params)
     if row is None:
         return None
@@ -156,12 +169,12 @@ def _resolve(token, request, recipient):
         chat = Chat(id=chat_id, name=name, phone=phone, is_group=is_group)
         mark_saved(chat, chat_id)
     else:
-        chat = Chat(jid=params["jid"], **Chat.direct_defaults(value))
+        chat = Chat(jid=jid, **Chat.direct_defaults(value))
     chat.account = account
     return workspace_id, chat
 
 
-# -- Writing: credits, chat, message, ledger entry, attempt, in one statement ------------------
+# -- Writing: credits, chat, message, ledger entry, attempt ---------------------------------
 
 
 CHAT = RowInsert(Chat)
@@ -215,11 +228,30 @@ def _write(workspace_id, chat, request, call):
         attachment_name=request.file_name,
         created_chat=new_chat,
     )
-    cost = message.credits
     outcome = Outcome.accepted(message.message_id, request.recipient_kind)
-    entry = reservation(workspace_id, cost, message.message_id)
+    entry = reservation(workspace_id, message.credits, message.message_id)
     attempt = attempt_row(workspace_id, call, outcome)
-    params = [workspace_id, cost]
+    insert = _insert_in_one_statement if _postgres() else _insert_one_by_one
+    chat_pk, message_pk, attempt_pk = insert(workspace_id, chat, message, entry, attempt)
+    if new_chat:
+        mark_saved(chat, chat_pk)
+        message.chat = chat
+    mark_saved(message, message_pk)
+    mark_saved(attempt, attempt_pk)
+    announce(message)
+    prune_later(attempt)
+    if _postgres():
+        _take_credits_commit_and_wake(workspace_id, message.credits, chat.account_id)
+    else:
+        account_id = chat.account_id
+        transaction.on_commit(lambda: sender.wake(account_id))
+    return outcome
+
+
+def _insert_in_one_statement(workspace_id, chat, message, entry, attempt):
+    """PostgreSQL: (chat id if new, message id, attempt id), inserted by one statement."""
+    new_chat = chat.pk is None
+    params = [workspace_id, message.credits]
     if new_chat:
         params += CHAT.params(chat) + MESSAGE_IN_NEW_CHAT.params(message)
     else:
@@ -228,15 +260,40 @@ def _write(workspace_id, chat, request, call):
     chat_pk, message_pk, attempt_pk = _execute(_write_sql(new_chat), params)
     if message_pk is None:
         raise Declined()
-    if new_chat:
-        mark_saved(chat, chat_pk)
-        message.chat = chat
-    mark_saved(message, message_pk)
-    mark_saved(attempt, attempt_pk)
-    announce(message)
-    prune_later(attempt)
-    _take_credits_commit_and_wake(workspace_id, cost, chat.account_id)
-    return outcome
+    return chat_pk, message_pk, attempt_pk
+
+
+def _insert_one_by_one(workspace_id, chat, message, entry, attempt):
+    """SQLite: the same rows, a statement each, after taking the credits. SQLite's writers take
+    turns for their whole transaction (it begins IMMEDIATE), so nothing is gained by taking the
+    credits last, and no concurrent request can spend them or create the chat in between."""
+    cost = message.credits
+    chat_pk = None
+    with connection.cursor() as cursor:
+        cursor.execute(_take_credits_if_covered_sql(), [cost, workspace_id, cost])
+        if cursor.rowcount != 1:
+            raise Declined()  # the general path answers 402
+        if chat.pk is None:
+            on_conflict = "ON CONFLICT (account_id, jid) DO NOTHING"
+            cursor.execute(CHAT.sql(on_conflict=on_conflict), CHAT.params(chat))
+            row = cursor.fetchone()
+            if row is None:
+                raise Declined()  # created meanwhile by a process that ignores our lock
+            chat_pk = message.chat_id = row[0]
+        cursor.execute(MESSAGE.sql(), MESSAGE.params(message))
+        message_pk = cursor.fetchone()[0]
+        cursor.execute(ENTRY.sql(returning=""), ENTRY.params(entry))
+        cursor.execute(ATTEMPT.sql(), ATTEMPT.params(attempt))
+        attempt_pk = cursor.fetchone()[0]
+    return chat_pk, message_pk, attempt_pk
+
+
+@cache
+def _take_credits_if_covered_sql():
+    return (
+        f"UPDATE {_tables().balance} SET balance = balance - %s "
+        "WHERE workspace_id = %s AND balance >= %s"
+    )
 
 
 def _take_credits_commit_and_wake(workspace_id, cost, account_id):
@@ -320,8 +377,12 @@ def _execute_by_name(name, count):
 
 
 def _execute(sql, params):
-    """The first row of one statement, through a server-side binding cursor: prepared once per
-    connection."""
+    """The first row of one statement; on PostgreSQL through a server-side binding cursor, which
+    prepares it once per connection."""
+    if not _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
