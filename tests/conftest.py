@@ -40,6 +40,21 @@ def group_chat(account):
     return chat
 
 
+@pytest.fixture
+def status_changes():
+    """(previous, new) for every message_status_changed, in order."""
+    from whatsapp.signals import message_status_changed
+
+    seen = []
+
+    def listener(message, previous, **kwargs):
+        seen.append((previous, message.status))
+
+    message_status_changed.connect(listener)
+    yield seen
+    message_status_changed.disconnect(listener)
+
+
 # The owner's web UI: a member of the workspace and a user of another workspace.
 @pytest.fixture
 def member(workspace):

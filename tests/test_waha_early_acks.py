@@ -15,7 +15,6 @@ from webhooks.outbound.models import Delivery, OutboundWebhook
 from whatsapp import sender
 from whatsapp.models import EarlyAck, Message
 from whatsapp.outbox import queue_message
-from whatsapp.signals import message_status_changed
 from whatsapp.transports import TransportError
 from whatsapp.transports.waha import WahaTransport
 
@@ -27,18 +26,6 @@ DELIVERED_AT, READ_AT = 1700000500678, 1700000600000  # milliseconds, as in WAHA
 @pytest.fixture(autouse=True)
 def credits(workspace):
     grant(workspace, 20)
-
-
-@pytest.fixture
-def status_changes():
-    seen = []
-
-    def listener(message, previous, **kwargs):
-        seen.append((previous, message.status))
-
-    message_status_changed.connect(listener)
-    yield seen
-    message_status_changed.disconnect(listener)
 
 
 def echo(key):

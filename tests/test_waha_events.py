@@ -8,7 +8,6 @@ from credits.models import Balance, grant
 from tests.fake_waha import fixture
 from whatsapp.models import Chat, Message
 from whatsapp.outbox import queue_message
-from whatsapp.signals import message_status_changed
 from whatsapp.transports import TransportError, get_transport
 
 
@@ -89,18 +88,6 @@ def test_an_echo_that_outruns_sendtexts_answer_is_matched_to_the_message_being_s
     assert post_event(fixture("message_any_api_echo")).json() == {"status": "echo"}
     message.refresh_from_db()
     assert Message.objects.count() == 1 and message.external_id == "3EB0FFEEDDCCBBAA9988"
-
-
-@pytest.fixture
-def status_changes():
-    seen = []
-
-    def listener(message, previous, **kwargs):
-        seen.append((previous, message.status))
-
-    message_status_changed.connect(listener)
-    yield seen
-    message_status_changed.disconnect(listener)
 
 
 def ack(message, name, number, timestamp=1700000500678):

@@ -46,7 +46,7 @@ from credits.models import BALANCE_NEVER_NEGATIVE, Balance, LedgerEntry, reserva
 from timelines.rows import RowInsert, mark_saved
 from webhooks.inbound.intake import InboundError, parse_json, parse_send_request
 from webhooks.inbound.models import MAX_BODY_BYTES, Attempt, InboundWebhook, token_digest
-from webhooks.inbound.service import Outcome, attempt_row, prune_later
+from webhooks.inbound.service import Outcome, attempt_row, message_fields, prune_later
 from whatsapp import sender
 from whatsapp.jids import contact_jid, is_group_jid, jid_user
 from whatsapp.models import Account, Chat, Message
@@ -220,14 +220,7 @@ def _take_credits_sql():
 
 def _write(workspace_id, chat, request, call):
     new_chat = chat.pk is None
-    message = queued_message(
-        chat,
-        text=request.text,
-        origin=Message.ORIGIN_INBOUND_WEBHOOK,
-        attachment_url=request.file_url,
-        attachment_name=request.file_name,
-        created_chat=new_chat,
-    )
+    message = queued_message(chat, **message_fields(request), created_chat=new_chat)
     outcome = Outcome.accepted(message.message_id, request.recipient_kind)
     entry = reservation(workspace_id, message.credits, message.message_id)
     attempt = attempt_row(workspace_id, call, outcome)

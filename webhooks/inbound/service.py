@@ -164,18 +164,20 @@ def _accept(webhook, call):
     if call.idempotency_key:
         _remember(workspace, call, outcome.body)
     try:
-        queue_message(
-            chat,
-            text=request.text,
-            origin=Message.ORIGIN_INBOUND_WEBHOOK,
-            attachment_url=request.file_url,
-            attachment_name=request.file_name,
-            created_chat=created,
-            message_id=message_id,
-        )
+        queue_message(chat, **message_fields(request), created_chat=created, message_id=message_id)
     except QuotaExceeded:
         raise InboundError(402, "Message sending quota exceeded", request.recipient_kind) from None
     return outcome
+
+
+def message_fields(request):
+    """What a SendRequest asks to send, as `queue_message`'s (and `queued_message`'s) fields."""
+    return {
+        "text": request.text,
+        "origin": Message.ORIGIN_INBOUND_WEBHOOK,
+        "attachment_url": request.file_url,
+        "attachment_name": request.file_name,
+    }
 
 
 def _replay(workspace, call):
