@@ -15,6 +15,7 @@ insert, one delete), never per message.
 from collections import namedtuple
 
 from django.db import connection, transaction
+from django.db.models import Value
 from django.utils import timezone
 
 from webhooks.outbound import payloads
@@ -127,11 +128,20 @@ def delete_pending(ids):
     with connection.cursor() as cursor:
         for start in range(0, len(ids), DELETE_CHUNK):
             chunk = ids[start : start + DELETE_CHUNK]
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)
+            if connection.vendor == "postgresql":
+                # One array parameter: psycopg parses a query with thousands of placeholders
+                # anew each time, which costs more than the DELETE.
+                cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [chunk])
+            else:
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)
 
 
 def build_deliveries(webhook, chats, items, window_start, window_end):
+    # Bodies as Values on PostgreSQL: bulk_create would otherwise send the batch's bodies as one
+    # text array, whose quotes psycopg escapes one regular expression match at a time (that was
+    # most of the time it took to bundle there).
+    postgres = connection.vendor == "postgresql"
     by_chat = {}
     for item in items:
         by_chat.setdefault(item.chat_id, []).append(item)
@@ -146,7 +156,7 @@ def build_deliveries(webhook, chats, items, window_start, window_end):
                 kind=Delivery.BUNDLE,
                 chat_id=chat_id,
                 message_count=len(part),
-                body=body,
+                body=Value(body) if postgres else body,
             )
 
 
