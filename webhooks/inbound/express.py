@@ -115,8 +115,10 @@ def _recipient(request):
 
 @cache
 def _resolve_sql(by):
-    t = _tables()
-    account = (
+    webhook, account, user, chat = (
+        _table(model) for model in (InboundWebhook, Account, get_user_model(), Chat)
+    )
+    columns = (
         "a.id, a.phone, a.connected_by_id, u.first_name, u.last_name, u.username, "
         "c.id, c.name, c.phone, c.is_group"
     )
@@ -124,21 +126,21 @@ def _resolve_sql(by):
         # The named account, or the most recently connected one (intake.sending_account).
         # Parameters: status, account phone (twice), JID, token digest.
         return (
-            f"SELECT h.workspace_id, {account} FROM {t.webhook} h "
-            f"JOIN {t.account} a ON a.id = (SELECT id FROM {t.account} "
+            f"SELECT h.workspace_id, {columns} FROM {webhook} h "
+            f"JOIN {account} a ON a.id = (SELECT id FROM {account} "
             "  WHERE workspace_id = h.workspace_id AND status = %s AND (%s = '' OR phone = %s) "
             "  ORDER BY last_connected_at DESC NULLS LAST, id DESC LIMIT 1) "
-            f"LEFT JOIN {t.user} u ON u.id = a.connected_by_id "
-            f"LEFT JOIN {t.chat} c ON c.account_id = a.id AND c.jid = %s "
+            f"LEFT JOIN {user} u ON u.id = a.connected_by_id "
+            f"LEFT JOIN {chat} c ON c.account_id = a.id AND c.jid = %s "
             "WHERE h.token_sha256 = %s AND h.enabled"
         )
     # A chat id names its account; whatsapp_account_phone is ignored (I5).
     # Parameters: status, chat id, token digest.
     return (
-        f"SELECT h.workspace_id, {account} FROM {t.webhook} h "
-        f"JOIN {t.account} a ON a.workspace_id = h.workspace_id AND a.status = %s "
-        f"JOIN {t.chat} c ON c.account_id = a.id AND c.id = %s "
-        f"LEFT JOIN {t.user} u ON u.id = a.connected_by_id "
+        f"SELECT h.workspace_id, {columns} FROM {webhook} h "
+        f"JOIN {account} a ON a.workspace_id = h.workspace_id AND a.status = %s "
+        f"JOIN {chat} c ON c.account_id = a.id AND c.id = %s "
+        f"LEFT JOIN {user} u ON u.id = a.connected_by_id "
         "WHERE h.token_sha256 = %s AND h.enabled"
     )
 
@@ -188,9 +190,7 @@ ATTEMPT = RowInsert(Attempt)
 def _write_sql(new_chat):
     """Insert the rows, if the balance covers the message: a plain read here, the UPDATE that
     takes the credits comes last (TAKE_CREDITS)."""
-    funds = (
-        f"funds AS (SELECT 1 FROM {_tables().balance} WHERE workspace_id = %s AND balance >= %s)"
-    )
+    funds = f"funds AS (SELECT 1 FROM {_table(Balance)} WHERE workspace_id = %s AND balance >= %s)"
     if new_chat:
         # Another request may create the same chat first: then nothing is inserted here and the
         # general path, which waits for that chat's row, answers.
@@ -215,7 +215,7 @@ def _write_sql(new_chat):
 def _take_credits_sql():
     # Unconditional: the balance's CHECK constraint (never negative) fails the statement when a
     # concurrent request spent the credits since the write's read, and the transaction with it.
-    return f"UPDATE {_tables().balance} SET balance = balance - %s WHERE workspace_id = %s"
+    return f"UPDATE {_table(Balance)} SET balance = balance - %s WHERE workspace_id = %s"
 
 
 def _write(workspace_id, chat, request, call):
@@ -284,7 +284,7 @@ def _insert_one_by_one(workspace_id, chat, message, entry, attempt):
 @cache
 def _take_credits_if_covered_sql():
     return (
-        f"UPDATE {_tables().balance} SET balance = balance - %s "
+        f"UPDATE {_table(Balance)} SET balance = balance - %s "
         "WHERE workspace_id = %s AND balance >= %s"
     )
 
@@ -324,22 +324,8 @@ def _take_credits_commit_and_wake(workspace_id, cost, account_id):
 # -- Plumbing ----------------------------------------------------------------------------------
 
 
-class _Tables:
-    def __init__(self):
-        quote = connection.ops.quote_name
-        for name, model in {
-            "webhook": InboundWebhook,
-            "account": Account,
-            "user": get_user_model(),
-            "chat": Chat,
-            "balance": Balance,
-        }.items():
-            setattr(self, name, quote(model._meta.db_table))
-
-
-@cache
-def _tables():
-    return _Tables()
+def _table(model):
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 # A simple query (several statements in one round trip) cannot use protocol-level prepared
