@@ -12,3 +12,14 @@ message_stored = Signal()
 # A message we send changed status (queued -> sending -> sent -> delivered -> read, or failed).
 # Arguments: message, previous (the status before).
 message_status_changed = Signal()
+
+# A chat row was created. Arguments: chat, direction ("sent" or "received": who started it).
+chat_created = Signal()
+
+# A chat's responsible member was set, changed or removed. Arguments: chat, previous (the user
+# before, or None); the new one is chat.responsible (None when removed).
+chat_responsible_changed = Signal()
+
+# An account became connected or disconnected. Arguments: account, previous (the status before),
+# reason (words for people, may be "").
+account_status_changed = Signal()
