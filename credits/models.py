@@ -3,6 +3,23 @@
 The balance is a cached sum of the ledger, kept in the same transaction as every entry, so a
 conditional UPDATE on one row is enough to make "never negative" hold under concurrent requests
 (PostgreSQL locks the row for the UPDATE; SQLite serialises writers).
+
+Lock order — every writer that takes row locks (the inbound endpoint, the paced sender, refunds,
+delivery reports and WAHA events) takes them in this order, and never the other way round:
+
+1. configuration rows (an outbound webhook's settings) — only the pages and the admin lock them;
+2. WhatsApp accounts (the sender's claim and settle, a delivery report, a WAHA event), ascending;
+3. messages (a delivery report moving one message);
+4. the workspace's credit balance, LAST, by workspace ascending when a transaction touches
+   several (the sender refunds the failures of one batch in that order), and held for as short
+   a time as possible: the inbound endpoint takes it in the statement right before its COMMIT.
+
+Every `select_for_update` names its own table (`of=("self",)`): a default ordering that joins
+another table (Account orders by its workspace's name) would otherwise lock that table's row too.
+And every one uses `no_key=True` (FOR NO KEY UPDATE): no writer changes a key, and a FOR UPDATE
+lock would block the foreign-key checks (FOR KEY SHARE) that an inbound request's COMMIT makes on
+the account and chat its new rows point to, while that request holds the balance row — the
+deadlock this order exists to prevent.
 """
 
 from django.db import models, transaction
@@ -156,7 +173,9 @@ def refund(workspace, message_ref, reason="Message failed"):
     with transaction.atomic():
         # Lock the balance row first: concurrent refunds of one message then queue up here and
         # the second one sees the first one's entry.
-        Balance.objects.select_for_update().get_or_create(workspace=workspace)
+        Balance.objects.select_for_update(of=("self",), no_key=True).get_or_create(
+            workspace=workspace
+        )
         entries = LedgerEntry.objects.filter(workspace=workspace, message_ref=message_ref)
         reserved = entries.filter(kind=LedgerEntry.RESERVE).first()
         if reserved is None or entries.filter(kind=LedgerEntry.REFUND).exists():

@@ -39,7 +39,7 @@ def report_delivery(account, external_id, status, at):
         # The sender records a send (its status, its id) holding the account's row lock
         # (Dispatcher.settle). Holding it here too, a report either finds the send recorded or
         # is remembered before the sender looks for reports to apply: none falls in between.
-        Account.objects.select_for_update().filter(pk=account.pk).first()
+        Account.objects.select_for_update(of=("self",), no_key=True).filter(pk=account.pk).first()
         message = Message.objects.filter(
             chat__account=account, external_id=external_id, direction=Message.SENT
         ).first()
@@ -85,7 +85,7 @@ def record_delivery(message, status, at):
     changed. A failed message is refunded once. Queued and sending messages belong to the paced
     sender, which settles them itself: a report about them changes nothing here."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message.pk)
+        message = Message.objects.select_for_update(of=("self",), no_key=True).get(pk=message.pk)
         previous = message.status
         if previous not in RANK or not _moves_forward(previous, status):
             return False

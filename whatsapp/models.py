@@ -386,7 +386,7 @@ class WahaConnection(models.Model):
         for it, point it at this WAHA session and mark it connected. Returns the account."""
         phone = normalize_phone(phone)
         with transaction.atomic():
-            account, _ = Account.objects.select_for_update().get_or_create(
+            account, _ = Account.objects.select_for_update(of=("self",), no_key=True).get_or_create(
                 workspace=self.workspace, phone=phone, defaults={"connected_by": self.created_by}
             )
             account.transport = "waha"

@@ -356,7 +356,7 @@ class Dispatcher:
             return []  # a plain read: an idle dispatcher never takes SQLite's write lock
         with transaction.atomic():
             due = list(
-                Account.objects.select_for_update(skip_locked=True)
+                Account.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
                 .filter(next_send_at__lte=horizon)
                 .order_by("next_send_at")
                 .values_list("pk", "next_send_at")[:limit]
@@ -486,12 +486,15 @@ class Dispatcher:
         with transaction.atomic():
             ids = [o.job.message.chat.account_id for o in outcomes]
             mine = set(
-                Account.objects.select_for_update()
+                Account.objects.select_for_update(of=("self",), no_key=True)
                 .filter(pk__in=ids, lease_token=self.token)
                 .values_list("pk", flat=True)
             )
             # If our lease ran out, another dispatcher has taken over: its outcome is not ours.
             outcomes = [o for o in outcomes if o.job.message.chat.account_id in mine]
+            # Refunds lock balances: by workspace, so two dispatchers never wait on each other
+            # (credits/models.py, lock order).
+            outcomes.sort(key=lambda o: (o.job.message.chat.account.workspace_id, o.job.due))
             sent = [o for o in outcomes if o.ok]
             self.record_sent(sent)
             released = [(self.record(o), o.job.message.chat.account_id) for o in outcomes]

@@ -115,7 +115,7 @@ def on_message(connection, event):
 
 def store_once(account, incoming):
     # One event at a time per account, so a retried delivery sees the first one's row.
-    Account.objects.select_for_update().filter(pk=account.pk).first()
+    Account.objects.select_for_update(of=("self",), no_key=True).filter(pk=account.pk).first()
     if Message.objects.filter(chat__account=account, external_id=incoming.key).exists():
         return "duplicate"
     if incoming.from_me and incoming.source != "app" and claim_echo(account, incoming):

@@ -108,7 +108,9 @@ class OutboundWebhook(models.Model):
         """Change any of the settings at once; raises ValidationError (nothing saved) when the URL
         is refused or the webhook would be enabled without one."""
         with transaction.atomic():
-            locked = OutboundWebhook.objects.select_for_update().get(pk=self.pk)
+            locked = OutboundWebhook.objects.select_for_update(of=("self",), no_key=True).get(
+                pk=self.pk
+            )
             if url is not None:
                 locked.url = url.strip()
                 locked.full_clean(exclude=["workspace", "secret"])
