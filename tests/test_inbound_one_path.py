@@ -1,14 +1,11 @@
-"""The inbound endpoint's express lane (webhooks/inbound/express.py), on SQLite and PostgreSQL.
+"""The inbound endpoint's one pipeline (webhooks.inbound.service): every request — phone, JID,
+group, chat id, chat name, with or without an Idempotency-Key, valid or not — is resolved by one
+read and written in one short transaction, on SQLite and PostgreSQL.
 
-The lane must store exactly what the general path stores, so each case sends the same request
-through both and compares every column; then every case the lane hands over to the general path
-(a short or concurrently spent balance, a chat created meanwhile, idempotency, groups, names).
-
-The lane commits its own transaction, so these tests run outside the per-test transaction.
+The pipeline commits its own transaction, so these tests run outside the per-test transaction.
 """
 
 import threading
-from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,11 +14,11 @@ from django.test import Client
 
 from credits.models import Balance, LedgerEntry, grant
 from tests.inbound_helpers import assert_error, post
-from webhooks.inbound import express
-from webhooks.inbound.models import Attempt
+from webhooks.inbound import resolve, write
+from webhooks.inbound.models import Attempt, IdempotencyKey, InboundWebhook
 from whatsapp import sender
 from whatsapp.models import Account, Chat, Message
-from whatsapp.signals import message_stored
+from whatsapp.signals import chat_created, message_stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,154 +31,116 @@ def postgres_only(db):
         pytest.skip("PostgreSQL only: SQLite's writers take turns, so this cannot happen there")
 
 
-@pytest.fixture
-def lanes(monkeypatch):
-    """Which lane answered each request: "express" or "general"."""
-    answered = []
-    accept = express.accept
-
-    def spy(token, call):
-        outcome = accept(token, call)
-        answered.append("general" if outcome is None else "express")
-        return outcome
-
-    monkeypatch.setattr(express, "accept", spy)
-    return answered
-
-
-@pytest.fixture
-def general_only():
-    """A context in which the express lane stands aside, as it does on SQLite."""
-
-    @contextmanager
-    def switch():
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(express, "available", lambda: False)
-            yield
-
-    return switch
-
-
-def columns(row, *skip):
-    return {
-        f.attname: getattr(row, f.attname)
-        for f in row._meta.concrete_fields
-        if f.attname not in {"id", *skip}
-    }
-
-
-def stored(response):
-    """Everything an accepted request stored, minus what differs by nature (ids, times)."""
+def accepted(response):
+    """The message, ledger entry and attempt an accepted request stored."""
     assert response.status_code == 200, response.content
     message_id = response.json()["data"]["message_id"]
-    message = Message.objects.get(message_id=message_id)
+    message = Message.objects.select_related("chat").get(message_id=message_id)
     entry = LedgerEntry.objects.get(message_ref=message_id)
     attempt = Attempt.objects.get(message_id=message_id)
+    assert attempt.response == {"status": "success", "data": {"message_id": message_id}}
     for moment in (message.timestamp, message.stored_at, message.queued_at, attempt.created_at):
         assert moment is not None
-    assert attempt.response == {"status": "success", "data": {"message_id": message_id}}
-    return {
-        "message": columns(message, "message_id", "chat_id", "timestamp", "stored_at", "queued_at"),
-        "chat": columns(message.chat, "created_at"),
-        "entry": columns(entry, "message_ref", "created_at"),
-        "attempt": columns(attempt, "message_id", "response", "created_at"),
-    }
-
-
-def both_lanes(inbound_webhook, body, lanes, general_only, forget_chat=False):
-    """(general, express): what the same request stored through each lane."""
-    client = Client()
-    with general_only():
-        general = stored(post(client, inbound_webhook, body))
-    if forget_chat:  # a new chat again for the express lane
-        Chat.objects.filter(pk__in=Message.objects.values("chat")).delete()
-    express_rows = stored(post(client, inbound_webhook, body))
-    assert lanes[-1] == "express"
-    return general, express_rows
+    return message, entry, attempt
 
 
 @pytest.mark.parametrize(
-    "recipient",
+    "recipient, kind",
     [
-        {"phone": "+14151231234"},  # the fixture's chat, named John Doe
-        {"jid": "14151231234@c.us"},
-        {"whatsapp_account_phone": "+15105566777", "phone": "+1 415 123 1234"},
+        ({"phone": "+14151231234"}, "phone"),  # the fixture's chat, named John Doe
+        ({"jid": "14151231234@c.us"}, "jid"),
+        ({"jid": "14151231234@s.whatsapp.net"}, "jid"),
+        ({"whatsapp_account_phone": "+15105566777", "phone": "+1 415 123 1234"}, "phone"),
+        ({"whatsapp account phone": "+15105566777", "phone": "+14151231234"}, "phone"),
     ],
-    ids=["phone", "contact-jid", "named-account"],
+    ids=["phone", "contact-jid", "whatsapp-net-jid", "named-account", "seed-spelling"],
 )
-def test_it_stores_what_the_general_path_stores_for_an_existing_chat(
-    inbound_webhook, chat, recipient, lanes, general_only
-):
-    general, fast = both_lanes(inbound_webhook, {**TEXT, **recipient}, lanes, general_only)
-    assert fast == general
-    assert fast["message"]["recipient_name"] == "John Doe"
-    assert fast["message"]["sender_name"] == "Olive Owner"
+def test_it_stores_a_queued_message_in_an_existing_chat(inbound_webhook, chat, recipient, kind):
+    message, entry, attempt = accepted(post(Client(), inbound_webhook, {**TEXT, **recipient}))
+    assert message.chat == chat and message.created_chat is False
+    assert (message.status, message.direction) == ("queued", "sent")
+    assert message.origin == Message.ORIGIN_INBOUND_WEBHOOK
+    assert (message.text, message.credits, message.attachment_url) == ("Hello", 1, "")
+    assert (message.sender_name, message.sender_phone) == ("Olive Owner", "+15105566777")
+    assert (message.recipient_name, message.recipient_phone) == ("John Doe", "+14151231234")
+    assert (entry.kind, entry.amount, entry.workspace_id) == (
+        "reserve",
+        -1,
+        chat.account.workspace_id,
+    )
+    assert (attempt.status, attempt.recipient_kind, attempt.method) == (200, kind, "POST")
+    assert (
+        Balance.of(inbound_webhook.workspace) == 99 == LedgerEntry.total(inbound_webhook.workspace)
+    )
 
 
-def test_it_stores_what_the_general_path_stores_for_a_chat_id(
-    inbound_webhook, chat, lanes, general_only
-):
-    body = {**TEXT, "chat_id": chat.chat_id}
-    general, fast = both_lanes(inbound_webhook, body, lanes, general_only)
-    assert fast == general
-    assert fast["attempt"]["recipient_kind"] == "chat_id"
+def test_it_sends_to_a_chat_id_whatever_account_is_named(inbound_webhook, chat):
+    body = {**TEXT, "chat_id": chat.chat_id, "whatsapp_account_phone": "+19999999999"}
+    message, _, attempt = accepted(post(Client(), inbound_webhook, body))
+    assert message.chat == chat and attempt.recipient_kind == "chat_id"
 
 
 @pytest.mark.parametrize("recipient", [{"phone": "+14155550123"}, {"jid": "14155550123@c.us"}])
-def test_it_creates_a_new_chat_as_the_general_path_does(
-    inbound_webhook, account, recipient, lanes, general_only
-):
-    general, fast = both_lanes(
-        inbound_webhook, {**TEXT, **recipient}, lanes, general_only, forget_chat=True
+def test_it_creates_a_new_direct_chat_and_announces_it(inbound_webhook, account, recipient):
+    created = []
+
+    def listener(chat, direction, **kwargs):
+        created.append((chat.pk, direction, connection.in_atomic_block))
+
+    chat_created.connect(listener)
+    try:
+        message, _, _ = accepted(post(Client(), inbound_webhook, {**TEXT, **recipient}))
+    finally:
+        chat_created.disconnect(listener)
+    chat = message.chat
+    assert message.created_chat is True and chat.account == account
+    assert (chat.jid, chat.name, chat.phone, chat.is_group) == (
+        "14155550123@s.whatsapp.net",
+        "+14155550123",
+        "+14155550123",
+        False,
     )
-    assert fast == general
-    assert fast["message"]["created_chat"] is True
-    assert fast["chat"]["name"] == "+14155550123" and fast["chat"]["phone"] == "+14155550123"
+    assert created == [(chat.pk, "sent", True)]
 
 
-def test_it_charges_two_credits_for_a_file_with_text(inbound_webhook, chat, lanes, general_only):
+def test_it_sends_to_a_group_and_to_a_chat_name(inbound_webhook, chat, group_chat):
+    client = Client()
+    message, _, _ = accepted(post(client, inbound_webhook, {**TEXT, "jid": group_chat.jid}))
+    assert message.chat == group_chat and message.recipient_phone == message.sender_phone == ""
+    message, _, attempt = accepted(post(client, inbound_webhook, {**TEXT, "chat_name": "John Doe"}))
+    assert message.chat == chat and attempt.recipient_kind == "chat_name"
+
+
+def test_it_charges_two_credits_for_a_file_with_text(inbound_webhook, chat):
     body = {
         **TEXT,
         "phone": "+14151231234",
         "file_url": "https://files.example.com/report.pdf",
         "file_name": "report.pdf",
     }
-    general, fast = both_lanes(inbound_webhook, body, lanes, general_only)
-    assert fast == general
-    assert fast["entry"]["amount"] == -2 and fast["message"]["credits"] == 2
-    assert (
-        Balance.of(inbound_webhook.workspace)
-        == 100 - 4
-        == LedgerEntry.total(inbound_webhook.workspace)
-    )
+    message, entry, _ = accepted(post(Client(), inbound_webhook, body))
+    assert (message.credits, entry.amount, message.attachment_name) == (2, -2, "report.pdf")
+    workspace = inbound_webhook.workspace
+    assert Balance.of(workspace) == 98 == LedgerEntry.total(workspace)
 
 
-def test_it_names_the_sender_by_phone_when_nobody_connected_the_account(
-    inbound_webhook, workspace, lanes, general_only
-):
+def test_it_names_the_sender_by_phone_when_nobody_connected_the_account(inbound_webhook, workspace):
     account = Account.objects.create(workspace=workspace, phone="+15105550000")
     account.mark_connected()
-    general, fast = both_lanes(
-        inbound_webhook, {**TEXT, "phone": "+14151231234"}, lanes, general_only, forget_chat=True
-    )
-    assert fast == general
-    assert fast["message"]["sender_name"] == "+15105550000"
+    message, _, _ = accepted(post(Client(), inbound_webhook, {**TEXT, "phone": "+14151231234"}))
+    assert message.sender_name == "+15105550000"
 
 
-def test_it_sends_from_the_most_recently_connected_account(
-    inbound_webhook, account, workspace, lanes
-):
+def test_it_sends_from_the_most_recently_connected_account(inbound_webhook, account, workspace):
     newer = Account.objects.create(
         workspace=workspace, phone="+15105551111", connected_by=get_user_model().objects.get()
     )
     newer.mark_connected()
-    response = post(Client(), inbound_webhook, {**TEXT, "phone": "+14151231234"})
-    assert lanes == ["express"]
-    message = Message.objects.get(message_id=response.json()["data"]["message_id"])
+    message, _, _ = accepted(post(Client(), inbound_webhook, {**TEXT, "phone": "+14151231234"}))
     assert message.chat.account == newer and message.sender_phone == "+15105551111"
 
 
-def test_it_announces_the_message_inside_its_transaction(inbound_webhook, chat, lanes):
+def test_it_announces_the_message_inside_its_transaction(inbound_webhook, chat):
     seen = []
 
     def receiver(sender, message, **kwargs):
@@ -192,35 +151,85 @@ def test_it_announces_the_message_inside_its_transaction(inbound_webhook, chat, 
         post(Client(), inbound_webhook, {**TEXT, "chat_id": chat.chat_id})
     finally:
         message_stored.disconnect(receiver)
-    assert lanes == ["express"] and seen == [(True, True)]
+    assert seen == [(True, True)]
 
 
-def test_it_wakes_an_idle_account_after_commit(inbound_webhook, chat, lanes, monkeypatch):
+def test_it_wakes_an_idle_account_after_commit(inbound_webhook, chat, monkeypatch):
     started = []
     monkeypatch.setattr(sender, "ensure_dispatchers", lambda now=None: started.append(now))
     Account.objects.filter(pk=chat.account_id).update(next_send_at=None)
     post(Client(), inbound_webhook, {**TEXT, "chat_id": chat.chat_id})
-    assert lanes == ["express"]
     assert Account.objects.get(pk=chat.account_id).next_send_at is not None
     assert len(started) == 1
     post(Client(), inbound_webhook, {**TEXT, "chat_id": chat.chat_id})  # busy: no new dispatcher
     assert len(started) == 1
 
 
-def test_it_keeps_the_latest_hundred_attempts(inbound_webhook, chat, lanes):
+def test_it_keeps_the_latest_hundred_attempts(inbound_webhook, chat):
     grant(inbound_webhook.workspace, 100)
     client = Client()
     for n in range(130):
         post(client, inbound_webhook, {**TEXT, "chat_id": chat.chat_id, "text": f"m{n}"})
-    assert set(lanes) == {"express"}
     workspace = inbound_webhook.workspace
     assert 100 <= Attempt.objects.filter(workspace=workspace).count() < 110
     latest = list(Attempt.latest(workspace))
     assert len(latest) == 100 and '"m129"' in latest[0].body
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**TEXT, "phone": "+14151231234"},
+        {**TEXT, "jid": "120363000000000000@g.us"},
+        {**TEXT, "chat_name": "John Doe"},
+        {**TEXT, "chat_name": "Nobody"},  # refused after the read
+        {**TEXT, "phone": "+14151231234", "text": ""},  # refused before it
+    ],
+    ids=["phone", "group", "chat-name", "unknown-name", "invalid"],
+)
+def test_it_resolves_every_request_with_one_read(inbound_webhook, chat, group_chat, body):
+    client = Client()
+    post(client, inbound_webhook, body)  # connects; the statements are prepared
+    reads = []
+    real = resolve.fetch_one
+
+    def counting(sql, params):
+        reads.append(sql)
+        return real(sql, params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resolve, "fetch_one", counting)
+        post(client, inbound_webhook, body)
+    assert len(reads) == 1
+
+
+def test_an_accepted_request_takes_four_round_trips_on_postgresql(
+    inbound_webhook, chat, postgres_only, tmp_path
+):
+    """The read, psycopg's BEGIN, the write, and the one round trip that takes the credits,
+    commits and wakes the account: counted in libpq's own trace of what went to the server."""
+    from psycopg.pq import Trace
+
+    client = Client()
+    body = {**TEXT, "chat_id": chat.chat_id}
+    post(client, inbound_webhook, body)  # connects; the statements are prepared
+    pgconn = connection.connection.pgconn
+    with open(tmp_path / "trace", "w+b") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            assert post(client, inbound_webhook, body).status_code == 200
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        sent = [line.split("\t") for line in trace.read().decode().splitlines()]
+    # A round trip ends with a simple Query or with the Sync of an extended-protocol exchange.
+    trips = [fields[2] for fields in sent if fields[0] == "F" and fields[2] in ("Query", "Sync")]
+    assert len(trips) == 4, sent
+
+
 @pytest.mark.postgres
-def test_it_works_without_prepared_statements(inbound_webhook, chat, lanes, postgres_only):
+def test_it_works_without_prepared_statements(inbound_webhook, chat, postgres_only):
     client = Client()
     post(client, inbound_webhook, {**TEXT, "chat_id": chat.chat_id})  # connects
     connection.connection.prepare_threshold = None
@@ -230,47 +239,68 @@ def test_it_works_without_prepared_statements(inbound_webhook, chat, lanes, post
             assert response.status_code == 200
     finally:
         connection.connection.prepare_threshold = 5
-    assert set(lanes) == {"express"}
 
 
-# -- What the lane hands over to the general path -------------------------------------------------
+# -- Refusals, races and rollbacks -------------------------------------------------------------
 
 
-def test_a_short_balance_gets_the_general_paths_402_and_nothing_stored(workspace, chat, lanes):
-    from webhooks.inbound.models import InboundWebhook
-
+def test_a_short_balance_gets_a_402_and_nothing_stored(workspace, chat):
     webhook = InboundWebhook.for_workspace(workspace)
     assert_error(post(Client(), webhook, {**TEXT, "chat_id": chat.chat_id}), 402, "quota")
-    assert lanes == ["general"]
     assert not Message.objects.exists() and not LedgerEntry.objects.exists()
     assert Attempt.objects.get().status == 402
 
 
-@pytest.mark.postgres
-def test_credits_spent_meanwhile_roll_the_lane_back_and_get_a_402(
-    workspace, chat, lanes, monkeypatch, postgres_only
-):
-    """Another request spends the last credit between the lane's read and its UPDATE."""
-    from webhooks.inbound.models import InboundWebhook
+@pytest.mark.parametrize(
+    "refused",
+    [
+        ({**TEXT, "chat_name": "Nobody"}, 400),
+        ({**TEXT, "chat_id": 999999}, 400),
+        ({**TEXT, "phone": "+14151231234", "whatsapp_account_phone": "+19995550000"}, 400),
+        ({**TEXT, "phone": "+14151231234"}, 402),
+    ],
+    ids=["unknown-name", "unknown-chat", "unknown-account", "no-credits"],
+)
+def test_a_request_refused_after_the_read_leaves_the_connection_ready(workspace, chat, refused):
+    """What spoiled a worker's connection once: a refusal or rollback, then everyday requests."""
+    webhook = InboundWebhook.for_workspace(workspace)
+    client = Client()
+    body, status = refused
+    if status != 402:
+        grant(workspace, 3)
+    for _ in range(3):
+        assert post(client, webhook, body).status_code == status
+        if status == 402:
+            grant(workspace, 1)
+        assert post(client, webhook, {**TEXT, "chat_id": chat.chat_id}).status_code == 200
+    assert Message.objects.count() == 3
 
+
+@pytest.mark.postgres
+def test_credits_spent_meanwhile_roll_back_and_get_a_402(
+    workspace, chat, monkeypatch, postgres_only
+):
+    """Another request spends the last credit between the read and the UPDATE."""
     grant(workspace, 1)
     webhook = InboundWebhook.for_workspace(workspace)
-    announce = express.announce
+    real = write.announce
 
     def spend_elsewhere(message):
-        announce(message)
-        # A concurrent request on its own connection, committed before our UPDATE.
+        real(message)
         thread = threading.Thread(target=spend_the_last_credit, args=[workspace.pk])
         thread.start()
         thread.join()
 
-    monkeypatch.setattr(express, "announce", spend_elsewhere)
-    assert_error(post(Client(), webhook, {**TEXT, "chat_id": chat.chat_id}), 402, "quota")
-    assert lanes == ["general"]
+    monkeypatch.setattr(write, "announce", spend_elsewhere)
+    client = Client()
+    assert_error(post(client, webhook, {**TEXT, "chat_id": chat.chat_id}), 402, "quota")
     assert Balance.of(workspace) == 0
-    assert not Message.objects.exists()  # the lane's message was rolled back
+    assert not Message.objects.exists()  # rolled back
     assert LedgerEntry.objects.filter(kind=LedgerEntry.RESERVE).count() == 0
     assert list(Attempt.objects.values_list("status", flat=True)) == [402]
+    monkeypatch.setattr(write, "announce", real)
+    grant(workspace, 1)  # and the connection behaves as a fresh one
+    assert post(client, webhook, {**TEXT, "chat_id": chat.chat_id}).status_code == 200
 
 
 def spend_the_last_credit(workspace_id):
@@ -280,27 +310,24 @@ def spend_the_last_credit(workspace_id):
         connection.close()
 
 
-def test_a_chat_created_meanwhile_is_used_by_the_general_path(
-    inbound_webhook, account, lanes, monkeypatch
-):
-    resolve = express._resolve
+def test_a_chat_created_meanwhile_is_used(inbound_webhook, account, monkeypatch):
+    real = resolve.read
 
-    def create_elsewhere(*args):
-        found = resolve(*args)  # the lane saw no chat for this phone
-        thread = threading.Thread(target=create_the_chat, args=[account.pk])
-        thread.start()
-        thread.join()
+    def create_elsewhere(*args, **kwargs):
+        found = real(*args, **kwargs)  # the read saw no chat for this phone
+        if not Chat.objects.exists():
+            thread = threading.Thread(target=create_the_chat, args=[account.pk])
+            thread.start()
+            thread.join()
         return found
 
-    monkeypatch.setattr(express, "_resolve", create_elsewhere)
-    response = post(Client(), inbound_webhook, {**TEXT, "phone": "+14155550123"})
-    assert response.status_code == 200 and lanes == ["general"]
+    monkeypatch.setattr(resolve, "read", create_elsewhere)
+    message, _, _ = accepted(post(Client(), inbound_webhook, {**TEXT, "phone": "+14155550123"}))
     chat = Chat.objects.get(jid="14155550123@s.whatsapp.net")
-    message = Message.objects.get()
     assert message.chat == chat and chat.name == "Elsewhere" and message.created_chat is False
-    assert (
-        Balance.of(inbound_webhook.workspace) == 99 == LedgerEntry.total(inbound_webhook.workspace)
-    )
+    workspace = inbound_webhook.workspace
+    assert Balance.of(workspace) == 99 == LedgerEntry.total(workspace)
+    assert Attempt.objects.count() == 1
 
 
 def create_the_chat(account_id):
@@ -310,53 +337,51 @@ def create_the_chat(account_id):
         connection.close()
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {**TEXT, "chat_name": "John Doe"},
-        {**TEXT, "jid": "120363000000000000@g.us"},
-        {**TEXT, "phone": "+14151231234", "text": ""},  # invalid: the general path says why
-    ],
-    ids=["chat-name", "group-jid", "invalid"],
-)
-def test_the_general_path_answers_what_the_lane_does_not_serve(
-    inbound_webhook, chat, group_chat, body, lanes
-):
-    response = post(Client(), inbound_webhook, body)
-    assert lanes == ["general"]
-    assert response.status_code == (400 if body.get("text") == "" else 200)
-
-
-def test_requests_with_an_idempotency_key_take_the_general_path(inbound_webhook, chat, lanes):
-    client = Client()
+def test_a_key_taken_meanwhile_gets_the_first_answer(inbound_webhook, chat, monkeypatch):
     body = {**TEXT, "chat_id": chat.chat_id}
+    client = Client()
     first = post(client, inbound_webhook, body, **{"Idempotency-Key": "k-1"})
+    # The second request's read misses the key, as if the first had not committed yet.
+    real = resolve.read
+    monkeypatch.setattr(resolve, "read", lambda *a, **k: real(*a, **{**k, "key": ""}))
+    calls = []
+    real_store = write.store
+
+    def store(*args, **kwargs):
+        calls.append(1)
+        monkeypatch.setattr(resolve, "read", real)
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(write, "store", store)
     again = post(client, inbound_webhook, body, **{"Idempotency-Key": "k-1"})
-    assert lanes == ["general", "general"]
-    assert first.json() == again.json() and Message.objects.count() == 1
+    assert again.json() == first.json() and Message.objects.count() == 1
+    assert calls == [1] and IdempotencyKey.objects.count() == 1
+    assert [a.replayed for a in Attempt.objects.order_by("id")] == [False, True]
 
 
-def test_unknown_and_disabled_urls_get_the_general_paths_answers(inbound_webhook, chat, lanes):
+def test_unknown_and_disabled_urls(inbound_webhook, chat):
     client = Client()
     body = {**TEXT, "chat_id": chat.chat_id}
     assert_error(post(client, inbound_webhook, body, path="/webhooks/inbound/nope/"), 404)
     inbound_webhook.set_enabled(False)
     assert_error(post(client, inbound_webhook, body), 403, "disabled")
-    assert lanes == ["general", "general"]
     assert Attempt.objects.get().status == 403
 
 
-def test_a_disconnected_chat_account_gets_the_general_paths_409(inbound_webhook, chat, lanes):
+def test_a_disconnected_chat_account_gets_a_409(inbound_webhook, chat):
     chat.account.mark_disconnected()
     assert_error(post(Client(), inbound_webhook, {**TEXT, "chat_id": chat.chat_id}), 409)
-    assert lanes == ["general"]
 
 
-def test_it_stands_aside_inside_a_callers_transaction(inbound_webhook, chat):
+def test_it_leaves_the_commit_to_a_callers_transaction(inbound_webhook, chat):
     from django.db import transaction
 
-    from webhooks.inbound.service import Call
+    from webhooks.inbound.service import Call, answer
 
-    call = Call("POST", b'{"action": "send", "text": "x", "chat_id": 1}', 40, None, "", {}, "")
-    with transaction.atomic():
-        assert express.accept(inbound_webhook.token, call) is None
+    raw = f'{{"action": "send", "text": "x", "chat_id": {chat.pk}}}'.encode()
+    call = Call("POST", raw, len(raw), None, "", {}, "")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert answer(inbound_webhook.token, call).status == 200
+        assert Message.objects.count() == 1
+        raise RuntimeError("the caller rolls back")
+    assert not Message.objects.exists() and Balance.of(inbound_webhook.workspace) == 100

@@ -1,5 +1,5 @@
 """Hand-written INSERTs of model instances, for the rare hot path that cannot afford the ORM (the
-inbound endpoint's express lane, which on PostgreSQL folds several writes into one statement).
+inbound endpoint, which on PostgreSQL folds its writes into one statement).
 
 Columns and values come from the model's own fields, converted exactly as `Model.save()` would
 convert them (defaults, `auto_now_add`, JSON and integer adaptation), so a field added to a model
@@ -7,6 +7,7 @@ can never be missed by the hand-written SQL. The SQL text depends on the model o
 the database prepare it once per connection.
 """
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 # Columns whose conversion hands a value of this exact type back unchanged (and whose pre_save is
@@ -80,3 +81,27 @@ def mark_saved(instance, pk):
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance
+
+
+def table(model):
+    """The model's table name, quoted for this database."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def fetch_one(sql, params):
+    """The first row of one statement (None when there is none).
+
+    On PostgreSQL through a server-side binding cursor that asks psycopg to prepare the statement:
+    psycopg keeps the prepared statements of each connection, and forgets them when a rollback
+    discards them, so nothing of ours can go stale. (Django's own cursors bind on the client and
+    never prepare.) With prepared statements off (DB_PREPARED_STATEMENTS=false, behind a pooler
+    in transaction mode) psycopg does not prepare.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()

@@ -1,6 +1,6 @@
-"""What a request to the inbound URL asks for, checked field by field (I5, I9), and the chat and
-account it resolves to. Every problem is an InboundError carrying its HTTP status and a message
-that names the field at fault, in words an integrator can act on.
+"""What a request to the inbound URL asks for, checked field by field (I5, I9), and what its
+recipient field names for the read that resolves it. Every problem is an InboundError carrying
+its HTTP status and a message that names the field at fault, in words an integrator can act on.
 
 Hand-written rather than a DRF serializer: the request path must stay lean (the benchmark in
 bench/inbound.py), and the messages here are the product's interface.
@@ -10,10 +10,8 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from django.db.models import F
-
-from whatsapp.jids import InvalidJid, is_group_jid, normalize_jid
-from whatsapp.models import Account, Chat
+from webhooks.inbound import resolve
+from whatsapp.jids import InvalidJid, is_group_jid, jid_user, normalize_jid
 from whatsapp.phones import InvalidPhone, normalize_phone
 
 RECIPIENT_FIELDS = ("chat_id", "jid", "phone", "chat_name")
@@ -205,115 +203,20 @@ RECIPIENT_PARSERS = {
 }
 
 
-# -- Resolving ---------------------------------------------------------------------------------
+# -- What the recipient names, for the one read that resolves it (webhooks.inbound.resolve) ----
 
 
-def resolve_chat(workspace, request):
-    """(chat, created) for a SendRequest: the chat to send to, on a connected account.
-
-    Raises 400 for a recipient or account that does not exist, 409 when no account can send or a
-    chat name is ambiguous.
-    """
-    resolver = RESOLVERS[request.recipient_kind]
-    chat, created = resolver(workspace, request)
-    if not chat.account.is_connected:
-        raise InboundError(
-            409,
-            f"The WhatsApp account {chat.account.phone} of this chat is not connected. "
-            "Reconnect it and try again.",
-        )
-    chat.account.workspace = workspace  # spares queue_message a query
-    return chat, created
-
-
-def _accounts(workspace):
-    return Account.objects.filter(workspace=workspace).select_related("connected_by")
-
-
-def sending_account(workspace, request):
-    """The account named by whatsapp_account_phone, else the most recently connected one."""
-    connected = _accounts(workspace).filter(status=Account.CONNECTED)
-    if request.account_phone:
-        # order_by: Account's default ordering would join the workspace just to sort one row.
-        account = connected.filter(phone=request.account_phone).order_by("pk").first()
-        if account is None:
-            raise bad(
-                f'The field "whatsapp_account_phone": {request.account_phone} is not a connected '
-                "WhatsApp account of this workspace."
-            )
-        return account
-    account = connected.order_by(F("last_connected_at").desc(nulls_last=True), "-id").first()
-    if account is None:
-        raise InboundError(
-            409, "No WhatsApp account is connected to this workspace. Connect one and try again."
-        )
-    return account
-
-
-def _chats(workspace):
-    return Chat.objects.filter(account__workspace=workspace).select_related("account__connected_by")
-
-
-def _by_chat_id(workspace, request):
-    # The chat already belongs to an account: whatsapp_account_phone is ignored (I5).
-    chat = _chats(workspace).filter(pk=request.recipient).order_by("pk").first()
-    if chat is None:
-        raise bad(f'The field "chat_id": there is no chat {request.recipient} in this workspace.')
-    return chat, False
-
-
-def _by_jid(workspace, request):
-    if not is_group_jid(request.recipient):
-        account = sending_account(workspace, request)
-        phone = "+" + request.recipient.split("@", 1)[0]
-        return _direct_chat(account, phone, "jid")
-    # A group must exist already; without a named account, any account of the workspace that is
-    # in the group will do, the most recently connected one first.
-    groups = _chats(workspace).filter(jid=request.recipient)
-    if request.account_phone:
-        groups = groups.filter(account=sending_account(workspace, request))
-    chat = groups.order_by(
-        F("account__status").asc(), F("account__last_connected_at").desc(nulls_last=True)
-    ).first()  # "connected" sorts before "disconnected"
-    if chat is None:
-        raise bad(f'The field "jid": there is no group chat {request.recipient} in this workspace.')
-    return chat, False
-
-
-def _by_phone(workspace, request):
-    account = sending_account(workspace, request)
-    return _direct_chat(account, request.recipient, "phone")
-
-
-def _direct_chat(account, phone, field):
-    """The direct chat with `phone` on `account`, created when there is none yet (I5)."""
-    try:
-        chat, created = Chat.get_or_create_direct(account, phone)
-    except InvalidPhone as exc:
-        raise bad(f'The field "{field}" is not a valid phone number: {exc}') from None
-    chat.account = account
-    return chat, created
-
-
-def _by_chat_name(workspace, request):
-    chats = _chats(workspace).filter(name=request.recipient)
-    if request.account_phone:
-        chats = chats.filter(account=sending_account(workspace, request))
-    found = list(chats[:2])
-    if not found:
-        raise bad(f'The field "chat_name": there is no chat named {_shown(request.recipient)}.')
-    if len(found) > 1:
-        raise InboundError(
-            409,
-            f'The field "chat_name": more than one chat is named {_shown(request.recipient)}. '
-            'Use "chat_id" (or name the account with "whatsapp_account_phone").',
-        )
-    return found[0], False
-
-
-RESOLVERS = {
-    "chat_id": _by_chat_id,
-    "jid": _by_jid,
-    "phone": _by_phone,
-    "chat_name": _by_chat_name,
-}
+def recipient_of(request):
+    """(resolve kind, value) of a SendRequest's recipient: a contact's E.164 phone (by phone or
+    contact JID), a chat id, a group JID or a chat name."""
+    kind, value = request.recipient_kind, request.recipient
+    if kind == "phone":
+        return resolve.CONTACT, value
+    if kind == "jid" and not is_group_jid(value):
+        try:
+            return resolve.CONTACT, normalize_phone("+" + jid_user(value))
+        except InvalidPhone as exc:
+            raise bad(f'The field "jid" is not a valid phone number: {exc}') from None
+    if kind == "jid":
+        return resolve.GROUP, value
+    return kind, value  # chat_id, chat_name

@@ -1,33 +1,50 @@
-"""Answering one request to an inbound URL: validate → resolve → queue, in one transaction, and
-record it in the workspace's attempt log. Everything slow (downloading the attachment, sending)
-happens later in the sender; the request does a handful of queries."""
+"""Answering one request to an inbound URL — every request, whatever it asks and however it
+ends, through one pipeline:
+
+    parse (no database) → resolve (one read: `resolve.read`) → check → write (one short
+    transaction: `write.store`) → answer
+
+and recorded in the workspace's attempt log (I3): with the message when it is accepted, on its
+own when it is refused. Everything slow (downloading the attachment, sending) happens later in the
+paced sender.
+"""
 
 import hashlib
 import ipaddress
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC
 from functools import cached_property
 
-from django.db import IntegrityError, transaction
+try:  # the server's own body-reading errors, when it is gunicorn
+    from gunicorn.http.errors import ParseException
+except ImportError:  # pragma: no cover
 
-from credits.models import QuotaExceeded
+    class ParseException(Exception):
+        pass
+
+
+from credits.models import QuotaExceeded, reservation
+from webhooks.inbound import resolve, write
 from webhooks.inbound.intake import (
     InboundError,
     bad,
     parse_json,
     parse_send_request,
-    resolve_chat,
+    recipient_of,
 )
 from webhooks.inbound.models import MAX_BODY_BYTES, Attempt, IdempotencyKey
-from whatsapp.models import Message, new_message_id
-from whatsapp.outbox import queue_message
+from whatsapp.jids import is_group_jid
+from whatsapp.models import Message
+from whatsapp.outbox import queued_message
 
 log = logging.getLogger(__name__)
 
 LOGGED_HEADERS = ("Content-Type", "Content-Length", "Idempotency-Key", "X-Forwarded-For")
 MAX_IDEMPOTENCY_KEY = 255
-PRUNE_EVERY = 10
+# An attempt's body_size column is a 32-bit integer; a Content-Length may claim anything.
+MAX_RECORDED_SIZE = 2**31 - 1
 
 
 @dataclass
@@ -48,10 +65,6 @@ class Outcome:
         return cls(error.status, error.body, recipient_kind=error.recipient_kind)
 
 
-class KeyTaken(Exception):
-    """A concurrent request with the same Idempotency-Key committed first."""
-
-
 @dataclass
 class Call:
     """What the attempt log keeps of a request, read once from the Django request."""
@@ -63,12 +76,19 @@ class Call:
     user_agent: str
     headers: dict
     idempotency_key: str
+    unreadable: str = ""  # why the body could not be read, when it could not
 
     @classmethod
     def from_request(cls, request):
         meta = request.META
         declared = _int(meta.get("CONTENT_LENGTH"))
-        raw = _read_body(request, declared)
+        unreadable = ""
+        try:
+            raw = _read_body(request, declared)
+        except (OSError, ValueError, ParseException) as exc:
+            # A chunked body with a bad chunk size or terminator, a body that ends before its
+            # Content-Length: the server's reader raises; the client gets a 400 that says so.
+            raw, unreadable = b"", f"{exc.__class__.__name__}: {str(exc)[:200]}".strip(": ")
         return cls(
             method=request.method,
             raw=raw,
@@ -77,6 +97,7 @@ class Call:
             user_agent=_clean(meta.get("HTTP_USER_AGENT", ""))[:500],
             headers={h: _clean(request.headers[h]) for h in LOGGED_HEADERS if h in request.headers},
             idempotency_key=_clean(request.headers.get("Idempotency-Key", "")).strip(),
+            unreadable=unreadable,
         )
 
     @cached_property
@@ -105,7 +126,9 @@ def _read_body(request, declared):
 
 
 def _int(value):
-    return int(value) if str(value or "").isdigit() else 0
+    """A Content-Length as a number: trusted for nothing but the 413 decision."""
+    text = str(value or "")
+    return int(text[:20]) if text.isascii() and text.isdigit() else 0
 
 
 def _ip(value):
@@ -122,73 +145,79 @@ def _clean(text):
 # -- The send endpoint -------------------------------------------------------------------------
 
 
-def answer(webhook, call):
-    """The Outcome of a request to `webhook`'s URL, recorded in its attempt log."""
-    for _ in range(2):
+def answer(token, call):
+    """The Outcome of a request to the inbound URL with `token`, recorded in the workspace's
+    attempt log; None when no webhook has that URL (nothing to log it to)."""
+    for _ in range(3):
         try:
-            with transaction.atomic():
-                return _accept(webhook, call)  # recorded inside, with the message
-        except InboundError as error:
-            outcome = Outcome.of_error(error)
-            _record(webhook, call, outcome)
-            return outcome
-        except KeyTaken:
-            continue  # the other request's answer is committed now: replay it
-    raise AssertionError("unreachable: a key taken twice")  # pragma: no cover
+            return _answer(token, call)
+        except write.LostRace:
+            # A concurrent request created the chat or took the key first, and committed: the
+            # read now finds them, and this request is answered as if it had come second.
+            continue
+    return _refuse(None, call, InboundError(409, "Too many concurrent requests; please retry."))
 
 
-def _accept(webhook, call):
-    if not webhook.enabled:
+def _answer(token, call):
+    request, kind, value, problem = _parse(call)
+    key = call.idempotency_key if len(call.idempotency_key) <= MAX_IDEMPOTENCY_KEY else ""
+    account_phone = request.account_phone if request else ""
+    target = resolve.read(token, kind=kind, value=value, account_phone=account_phone, key=key)
+    if target is None:
+        return None
+    try:
+        replay = _check(target, call, request, problem)
+        if replay is not None:
+            write.record(attempt_row(target.workspace_id, call, replay))
+            return replay
+        return _accept(target, call, request)
+    except InboundError as error:
+        return _refuse(target, call, error)
+
+
+def _parse(call):
+    """(SendRequest, resolve kind, value, None), or (…, the InboundError that refuses it)."""
+    if call.unreadable:
+        return None, None, None, bad(f"The request body could not be read ({call.unreadable}).")
+    request = None
+    try:
+        request = parse_send_request(parse_json(call.raw))
+        return request, *recipient_of(request), None
+    except InboundError as error:
+        if request is not None:
+            error.recipient_kind = request.recipient_kind
+        return None, None, None, error
+
+
+def _check(target, call, request, problem):
+    """Raise the InboundError that answers the request, in the order an integrator fixes things;
+    return the stored Outcome of an idempotent replay; None when it is to be accepted."""
+    if not target.enabled:
         raise InboundError(403, "Webhook is disabled")
     if call.method != "POST":
         raise InboundError(405, f"Method {call.method} not allowed: POST the JSON body instead.")
     if call.size > MAX_BODY_BYTES:
         raise InboundError(413, "The request body is larger than 64 KB (65536 bytes).")
-    workspace = webhook.workspace
     if call.idempotency_key:
-        replayed = _replay(workspace, call)
-        if replayed:
-            _record(webhook, call, replayed)
-            return replayed
-    request = parse_send_request(parse_json(call.raw))
+        replay = _replay(target, call)
+        if replay is not None:
+            return replay
+    if problem is not None:
+        raise problem
     try:
-        chat, created = resolve_chat(workspace, request)
+        _check_recipient(target, request)
     except InboundError as error:
         error.recipient_kind = request.recipient_kind
         raise
-    # The answer is known before the message is queued: record it first, so that queueing (which
-    # locks the workspace's balance row until commit) comes last in the transaction.
-    message_id = new_message_id()
-    outcome = Outcome.accepted(message_id, request.recipient_kind)
-    _record(webhook, call, outcome)
-    if call.idempotency_key:
-        _remember(workspace, call, outcome.body)
-    try:
-        queue_message(chat, **message_fields(request), created_chat=created, message_id=message_id)
-    except QuotaExceeded:
-        raise InboundError(402, "Message sending quota exceeded", request.recipient_kind) from None
-    return outcome
+    return None
 
 
-def message_fields(request):
-    """What a SendRequest asks to send, as `queue_message`'s (and `queued_message`'s) fields."""
-    return {
-        "text": request.text,
-        "origin": Message.ORIGIN_INBOUND_WEBHOOK,
-        "attachment_url": request.file_url,
-        "attachment_name": request.file_name,
-    }
-
-
-def _replay(workspace, call):
+def _replay(target, call):
     """The stored answer to an earlier request with the same key, or None to go ahead (I13)."""
     if len(call.idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise bad(f"The Idempotency-Key header is too long (at most {MAX_IDEMPOTENCY_KEY}).")
-    stored = IdempotencyKey.objects.filter(workspace=workspace, key=call.idempotency_key).first()
-    if stored is None:
-        return None
-    if stored.expired:
-        stored.delete()
+    stored = target.key
+    if stored is None or stored.expired:
         return None
     if stored.body_sha256 != call.body_sha256:
         raise InboundError(
@@ -200,24 +229,96 @@ def _replay(workspace, call):
     return Outcome(stored.status, stored.response, message_id, replayed=True)
 
 
-def _remember(workspace, call, body):
+def _check_recipient(target, request):
+    """The recipient and the sending account exist and can send (I5)."""
+    kind, named, chat = request.recipient_kind, request.account_phone, target.chat
+    contact = kind == "phone" or (kind == "jid" and not is_group_jid(request.recipient))
+    # A group or a chat name is looked for on the named account: it must be connected.
+    if named and not contact and kind != "chat_id" and not target.named_account_found:
+        raise _not_connected(named)
+    if chat is None:
+        if not contact:
+            raise bad(NOT_FOUND[kind].format(value=_shown_value(request)))
+        if named:
+            raise _not_connected(named)
+        raise InboundError(
+            409, "No WhatsApp account is connected to this workspace. Connect one and try again."
+        )
+    if target.another_chat_id is not None:
+        raise InboundError(
+            409,
+            f'The field "chat_name": more than one chat is named {_shown_value(request)}. '
+            'Use "chat_id" (or name the account with "whatsapp_account_phone").',
+        )
+    if not chat.account.is_connected:
+        raise InboundError(
+            409,
+            f"The WhatsApp account {chat.account.phone} of this chat is not connected. "
+            "Reconnect it and try again.",
+        )
+
+
+NOT_FOUND = {
+    "chat_id": 'The field "chat_id": there is no chat {value} in this workspace.',
+    "jid": 'The field "jid": there is no group chat {value} in this workspace.',
+    "chat_name": 'The field "chat_name": there is no chat named {value}.',
+}
+
+
+def _shown_value(request):
+    if request.recipient_kind == "chat_name":
+        return json.dumps(request.recipient, ensure_ascii=True)[:60]
+    return str(request.recipient)
+
+
+def _not_connected(phone):
+    return bad(
+        f'The field "whatsapp_account_phone": {phone} is not a connected WhatsApp account of '
+        "this workspace."
+    )
+
+
+def _accept(target, call, request):
+    chat = target.chat
+    message = queued_message(chat, **message_fields(request), created_chat=chat.pk is None)
+    if message.credits > target.balance:
+        raise InboundError(402, "Message sending quota exceeded")
+    outcome = Outcome.accepted(message.message_id, request.recipient_kind)
+    entry = reservation(target.workspace_id, message.credits, message.message_id)
+    attempt = attempt_row(target.workspace_id, call, outcome)
+    key = expired = None
+    if call.idempotency_key:
+        key = IdempotencyKey(
+            workspace_id=target.workspace_id,
+            key=call.idempotency_key,
+            body_sha256=call.body_sha256,
+            status=outcome.status,
+            response=outcome.body,
+        )
+        expired = target.key  # still there only when it has expired
     try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(
-                workspace=workspace,
-                key=call.idempotency_key,
-                body_sha256=call.body_sha256,
-                status=200,
-                response=body,
-            )
-    except IntegrityError:
-        raise KeyTaken() from None
+        write.store(target.workspace_id, message, entry, attempt, key, expired)
+    except QuotaExceeded:
+        # Spent by a concurrent request since the read: nothing was stored.
+        raise InboundError(402, "Message sending quota exceeded") from None
+    return outcome
 
 
-def _record(webhook, call, outcome):
-    attempt = attempt_row(webhook.workspace_id, call, outcome)
-    attempt.save(force_insert=True)
-    prune_later(attempt)
+def _refuse(target, call, error):
+    outcome = Outcome.of_error(error)
+    if target is not None:
+        write.record(attempt_row(target.workspace_id, call, outcome))
+    return outcome
+
+
+def message_fields(request):
+    """What a SendRequest asks to send, as `queued_message`'s fields."""
+    return {
+        "text": request.text,
+        "origin": Message.ORIGIN_INBOUND_WEBHOOK,
+        "attachment_url": request.file_url,
+        "attachment_name": request.file_name,
+    }
 
 
 def attempt_row(workspace_id, call, outcome):
@@ -226,7 +327,7 @@ def attempt_row(workspace_id, call, outcome):
         workspace_id=workspace_id,
         method=call.method[:10],
         body=call.body_text,
-        body_size=call.size,
+        body_size=min(call.size, MAX_RECORDED_SIZE),
         headers=call.headers,
         ip=call.ip,
         user_agent=call.user_agent,
@@ -236,18 +337,6 @@ def attempt_row(workspace_id, call, outcome):
         recipient_kind=outcome.recipient_kind,
         replayed=outcome.replayed,
     )
-
-
-def prune_later(attempt):
-    """Trim the workspace's log once the transaction that recorded `attempt` has committed.
-
-    After commit and in its own statement (pruning inside the transaction would make concurrent
-    requests of a workspace wait on each other's row locks), and only every PRUNE_EVERY attempts:
-    the log shows the 100 latest, storage holds at most 100 + 9.
-    """
-    if attempt.pk % PRUNE_EVERY == 0:
-        workspace_id = attempt.workspace_id
-        transaction.on_commit(lambda: Attempt.prune(workspace_id))
 
 
 # -- The status lookup (I12) -------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from timelines.access import workspace_for_owner
-from webhooks.inbound import express, schema, service
+from webhooks.inbound import schema, service
 from webhooks.inbound.intake import InboundError
 from webhooks.inbound.models import Attempt, InboundWebhook
 
@@ -70,14 +70,11 @@ class Endpoint(InboundAPIView):
 
     def respond(self, request, token):
         call = service.Call.from_request(request._request)
-        outcome = express.accept(token, call)  # the everyday request, in two statements
+        outcome = service.answer(token, call)
         if outcome is None:
-            webhook = InboundWebhook.by_token(token)
-            if webhook is None:
-                # No workspace to log it to: the server log only.
-                log.info("inbound webhook: unknown URL %s from %s", call.method, call.ip)
-                return error(WEBHOOK_NOT_FOUND)
-            outcome = service.answer(webhook, call)
+            # No workspace to log it to: the server log only.
+            log.info("inbound webhook: unknown URL %s from %s", call.method, call.ip)
+            return error(WEBHOOK_NOT_FOUND)
         return Response(outcome.body, status=outcome.status)
 
 
