@@ -98,9 +98,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    # The ORM binds parameters on the client and never prepares; this lets the inbound endpoint's
-    # express lane prepare its two statements once per connection (webhooks/inbound/express.py).
-    # Behind a pooler in transaction mode that cannot keep prepared statements, turn it off.
+    # The ORM binds parameters on the client and never prepares; this lets psycopg prepare the
+    # inbound endpoint's read and write once per connection (timelines.rows.fetch_one). psycopg
+    # keeps track of them itself, also across rollbacks. Behind a pooler in transaction mode that
+    # cannot keep prepared statements, turn it off.
     if env.bool("DB_PREPARED_STATEMENTS", default=True):
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 

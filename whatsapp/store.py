@@ -2,9 +2,8 @@
 webhook, the simulator. It fills in who sent it to whom and announces it.
 
 `new_message` builds the row, `store` inserts it and `announce`s it to the apps above;
-`store_message` is the two in one call. The inbound webhook's express lane
-(webhooks.inbound.express) inserts the row `new_message` built in its own single statement, then
-announces it the same way.
+`store_message` is the two in one call. The inbound endpoint (webhooks.inbound.write) inserts
+the row `new_message` built in its own single statement, then announces it the same way.
 """
 
 from django.db import transaction
