@@ -36,6 +36,8 @@ def nothing_queued(workspace):
         ({**SEND, "text": "a\u0000b"}, ['"text" contains a NUL']),
         ({**SEND, "file_url": "ftp://example.com/a.pdf", "file_name": "a.pdf"}, ['"file_url"']),
         ({**SEND, "file_url": "https://example.com/a.pdf"}, ['"file_name" is required']),
+        ({**SEND, "file_url": "http://[::1", "file_name": "a.pdf"}, ['"file_url"', "valid URL"]),
+        ({**SEND, "file_url": "http://h.com:99999/a", "file_name": "a"}, ["Port out of range"]),
         ({"action": "send", "text": "hi"}, ["recipient is required", "chat_id"]),
         ({**SEND, "phone": "14151231234"}, ['"phone"', "international"]),
         ({**SEND, "phone": "+1415"}, ['"phone"', "valid phone number"]),

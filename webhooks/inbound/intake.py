@@ -133,7 +133,11 @@ def _file_url(data):
     url = _string(data, "file_url", MAX_URL_LENGTH).strip()
     if not url:
         return ""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is what raises for one out of range
+    except ValueError as exc:  # "http://[::1", a port over 65535
+        raise bad(f'The field "file_url" is not a valid URL ({exc}): {_shown(url)}.') from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in url:
         raise bad(
             f'The field "file_url" must be a public http(s) URL of the file, not {_shown(url)}.'
