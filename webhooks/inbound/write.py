@@ -95,7 +95,7 @@ def prune_later(attempt):
     """
     if attempt.pk % PRUNE_EVERY == 0:
         workspace_id = attempt.workspace_id
-        transaction.on_commit(lambda: Attempt.prune(workspace_id))
+        transaction.on_commit(lambda: Attempt.prune(workspace_id), robust=True)
 
 
 # -- PostgreSQL: one statement, then one round trip that takes the credits and commits ----------
@@ -163,7 +163,9 @@ def _take_credits_and_commit(workspace_id, cost, account_id):
             raise QuotaExceeded() from None
         raise
     if woken:
-        transaction.on_commit(lambda: sender.ensure_dispatchers(now))
+        # robust: the message is committed and the answer decided; a broker that is down must not
+        # turn it into a 500 (and a retried duplicate). The every-minute tick starts the sender.
+        transaction.on_commit(lambda: sender.ensure_dispatchers(now), robust=True)
 
 
 # -- SQLite (and inside a caller's transaction): a statement each ----------------------------
@@ -196,4 +198,4 @@ def _take_credits(workspace_id, cost, account_id):
         )
         if cursor.rowcount != 1:
             raise QuotaExceeded()
-    transaction.on_commit(lambda: sender.wake(account_id))
+    transaction.on_commit(lambda: sender.wake(account_id), robust=True)
