@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.test import RequestFactory
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 
 from tests.inbound_helpers import assert_error
 from webhooks.inbound.models import MAX_BODY_BYTES, Attempt
@@ -92,6 +93,38 @@ def test_it_reads_no_further_than_content_length_without_the_servers_promise(
     # end could block, or take the next request's bytes.
     response = post_chunked(client, inbound_webhook, SEND, terminated=False)
     assert_error(response, 400, "body is empty")
+
+
+class BadChunks(Trickle):
+    """An input whose reader fails the way gunicorn's does on a malformed chunked body."""
+
+    def __init__(self, error):
+        super().__init__(b"")
+        self.error = error
+
+    def read(self, size=-1):
+        raise self.error
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "error",
+    [InvalidChunkSize(b"zz"), ChunkMissingTerminator(b"xx"), NoMoreData(b"")],
+    ids=["bad-size", "no-terminator", "truncated"],
+)
+def test_it_answers_400_when_the_server_cannot_read_the_body(client, inbound_webhook, error):
+    meta = {**chunked(b""), "wsgi.input": BadChunks(error)}
+    response = client.generic("POST", inbound_webhook.path, b"", **meta)
+    assert_error(response, 400, "could not be read", type(error).__name__)
+    assert Attempt.objects.get().status == 400 and not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_content_length_that_overflows_is_trusted_only_for_the_413(client, inbound_webhook):
+    meta = {"wsgi.input": Trickle(b"{}"), "CONTENT_LENGTH": "9" * 40}
+    response = client.generic("POST", inbound_webhook.path, b"", **meta)
+    assert_error(response, 413, "64 KB")
+    assert Attempt.objects.get().body_size == 2**31 - 1
 
 
 # -- Through a real gunicorn -------------------------------------------------------------------
