@@ -79,7 +79,7 @@ class Response:
 
 # -- Parsing ---------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f\s]")
 # A last label that is a number (decimal, octal or 0x-hex): the host is an IPv4 address in one
 # of the spellings inet_aton accepts ("2130706433", "0x7f.1", "0177.0.0.1", "127.1"). No DNS name
 # ends in a numeric label, so anything but the plain dotted-quad spelling is refused.
@@ -93,8 +93,10 @@ def parse_url(url):
     if not isinstance(url, str) or not url:
         raise InvalidURL("the URL is empty")
     shown = url if len(url) <= 200 else url[:200] + "…"
-    if _CONTROL.search(url) or url != url.strip():
-        raise InvalidURL(f"{shown!r} contains control characters or leading or trailing spaces")
+    if _SPACE_OR_CONTROL.search(url):
+        raise InvalidURL(
+            f"{shown!r} contains spaces or control characters; percent-encode them (a space is %20)"
+        )
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
