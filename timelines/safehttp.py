@@ -129,11 +129,22 @@ def parse_url(url):
                 f"'{shown}' has an IPv4 address in an unusual spelling; write it as four "
                 "decimal numbers (a.b.c.d)"
             ) from None
+    host = urlsplit(_as_requests_sends_it(url, shown)).hostname or ""
+    labels = host.rstrip(".").split(".")
+    if ":" not in host and (len(host) > 253 or not all(0 < len(label) <= 63 for label in labels)):
+        raise InvalidURL(f"'{shown}' has an invalid host name (an empty or too long label)")
+    return url
+
+
+def _as_requests_sends_it(url, shown):
+    """The URL as requests will send it (a non-ASCII host IDNA-encoded); InvalidURL where
+    requests would refuse it."""
+    prepared = requests.models.PreparedRequest()
     try:
-        requests.models.PreparedRequest().prepare_url(url, None)
+        prepared.prepare_url(url, None)
     except (requests.exceptions.RequestException, ValueError) as exc:
         raise InvalidURL(f"'{shown}' is not a valid URL ({_reason(exc)})") from None
-    return url
+    return prepared.url
 
 
 def origin(url):
@@ -272,7 +283,7 @@ def checked_addresses(url, trusted=()):
     only ones a connection for this URL may go to). Raises InvalidURL, UnsafeURL or FetchError
     (the host does not resolve)."""
     parse_url(url)
-    parts = urlsplit(url)
+    parts = urlsplit(_as_requests_sends_it(url, url[:200]))
     host = parts.hostname
     addresses = _resolve(host, parts.port or (443 if parts.scheme.lower() == "https" else 80))
     if not _private_allowed(url, trusted):
