@@ -485,6 +485,8 @@ def _send(http, method, url, headers, data, json, timeout, trusted):
         prepared = http.prepare_request(
             requests.Request(method, url, headers=headers, data=data, json=json)
         )
+    except requests.exceptions.InvalidJSONError as exc:
+        raise FetchError(f"the body cannot be sent as JSON ({_reason(exc)})") from None
     except (requests.exceptions.RequestException, ValueError) as exc:
         raise InvalidURL(f"'{url[:200]}' is not a valid URL ({_reason(exc)})") from None
     # The URL requests will use (its host IDNA-encoded) is the one resolved and checked.
