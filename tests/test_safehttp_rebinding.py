@@ -181,7 +181,7 @@ def tls_server(tmp_path):
 
 
 def test_it_keeps_the_host_name_for_tls_sni_and_the_certificate(
-    settings, resolver, connects, tls_server, tmp_path, monkeypatch
+    settings, resolver, connects, tls_server, monkeypatch
 ):
     settings.ALLOW_PRIVATE_URLS = True
     port, cert, names = tls_server
