@@ -85,6 +85,8 @@ def _download(url):
         raise AttachmentError(
             f"The file at {url} is larger than the 2 MB limit for attachments."
         ) from None
+    except safehttp.InvalidURL as exc:
+        raise AttachmentError(f"The file was not downloaded: {exc}.") from None
     except safehttp.UnsafeURL as exc:
         raise AttachmentError(
             f"The file at {url} was not downloaded: {exc}. file_url must be a public address."

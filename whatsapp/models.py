@@ -1,5 +1,6 @@
 """WhatsApp accounts, chats and messages."""
 
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -341,6 +342,12 @@ def new_secret():
     return secrets.token_urlsafe(32)  # 256 bits: the URL path is the first credential
 
 
+def secret_digest(secret):
+    """What a WAHA connection is looked up by: comparing digests in an index reveals nothing
+    about how much of a guessed secret is right, unlike comparing the secrets themselves."""
+    return hashlib.sha256(str(secret).encode("utf-8", "replace")).hexdigest()
+
+
 class WahaConnection(models.Model):
     """A WAHA session being linked by QR code, then linked: where WAHA runs, and the secret URL
     and HMAC key its events arrive with. The account only exists once WhatsApp has said which
@@ -355,7 +362,9 @@ class WahaConnection(models.Model):
     base_url = models.URLField("WAHA URL", max_length=500)
     api_key = models.CharField("API key", max_length=200, blank=True)
     session = models.CharField(max_length=100, default="default")
+    # Kept in clear (it goes into the webhook URL WAHA is given); looked up only by its digest.
     secret = models.CharField(max_length=64, unique=True, default=new_secret)
+    secret_sha256 = models.CharField(max_length=64, unique=True, editable=False)
     hmac_key = models.CharField("HMAC key", max_length=100, blank=True, default=new_secret)
     status = models.CharField(max_length=20, default="STARTING")  # WAHA's session status
     created_by = models.ForeignKey(
@@ -369,6 +378,24 @@ class WahaConnection(models.Model):
 
     def __str__(self):
         return f"{self.session} at {self.base_url}"
+
+    def save(self, *args, **kwargs):
+        digest = secret_digest(self.secret)
+        if self.secret_sha256 != digest:
+            self.secret_sha256 = digest
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "secret_sha256"}
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def by_secret(cls, secret):
+        """The connection whose events URL carries `secret`, or None (constant time: the
+        secret is never compared character by character, SPEC P5)."""
+        return (
+            cls.objects.filter(secret_sha256=secret_digest(secret))
+            .select_related("account")
+            .first()
+        )
 
     @property
     def transport_settings(self):

@@ -46,6 +46,8 @@ class ConnectForm(forms.Form):
         url = self.cleaned_data["base_url"].rstrip("/")
         try:
             safehttp.check_url(url, settings.WAHA_TRUSTED_URLS)
+        except safehttp.InvalidURL as exc:
+            raise forms.ValidationError(f"{exc}.") from None
         except safehttp.UnsafeURL as exc:
             raise forms.ValidationError(
                 f"{exc}. If WAHA runs on this machine or your network, ask the operator to add "

@@ -19,6 +19,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from timelines import safehttp
 from whatsapp.delivery import report_delivery
 from whatsapp.jids import InvalidJid, is_group_jid
 from whatsapp.models import Account, Chat, Message, WahaConnection
@@ -48,8 +49,8 @@ ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: 
 @csrf_exempt
 @require_POST
 def events(request, secret):
-    connection = WahaConnection.objects.filter(secret=secret).select_related("account").first()
-    if connection is None:
+    connection = WahaConnection.by_secret(secret)
+    if connection is None or not constant_time_compare(connection.secret, secret):
         raise Http404("No such WAHA connection")
     problem = signature_problem(connection.hmac_key, request)
     if problem:
@@ -195,13 +196,19 @@ def push_name(data):
 
 
 def media_fields(payload):
+    """The attachment's URL, name and type; a URL that does not parse (or is not http(s), or is
+    too long) is left out and the message is stored without it."""
     media = obj(payload.get("media"))
     url = text(media.get("url")) or text(payload.get("mediaUrl"))
+    try:
+        url = safehttp.parse_url(url) if len(url) <= 2000 else ""
+    except safehttp.InvalidURL as exc:
+        if url:
+            log.info("WAHA media URL left out: %s", exc)
+        url = ""
     name = text(media.get("filename")) or PurePosixPath(urlsplit(url).path).name
     return {
-        "attachment_url": url
-        if url.startswith(("http://", "https://")) and len(url) <= 2000
-        else "",
+        "attachment_url": url,
         "attachment_name": (name or "attachment")[:255],
         "attachment_mime": text(media.get("mimetype"), 100),
     }

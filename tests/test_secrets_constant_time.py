@@ -1,0 +1,42 @@
+"""P5: shared secrets are never compared character by character. The WAHA events URL's secret is
+looked up by its SHA-256 (as the inbound URL's token is) and then compared in constant time."""
+
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+
+from tests.fake_waha import fixture
+from whatsapp import waha_events
+from whatsapp.models import WahaConnection, new_secret, secret_digest
+
+
+def test_it_finds_the_connection_by_the_digest_of_its_secret(client, post_event, waha_connection):
+    with CaptureQueriesContext(db) as queries:
+        assert post_event(fixture("message_any_received")).status_code == 200
+    lookup = queries.captured_queries[0]["sql"]
+    assert secret_digest(waha_connection.secret) in lookup
+    assert waha_connection.secret not in lookup
+
+
+def test_it_compares_the_secret_in_constant_time(post_event, waha_connection, monkeypatch):
+    compared = []
+
+    def spy(a, b):
+        compared.append((a, b))
+        return a == b
+
+    monkeypatch.setattr(waha_events, "constant_time_compare", spy)
+    post_event(fixture("message_any_received"))
+    assert (waha_connection.secret, waha_connection.secret) in compared
+
+
+def test_a_wrong_or_truncated_secret_is_not_found(client, waha_connection):
+    for secret in (new_secret(), waha_connection.secret[:-1], waha_connection.secret + "x", "x"):
+        response = client.post(f"/whatsapp/waha/{secret}/", data=b"{}", content_type="text/json")
+        assert response.status_code == 404
+
+
+def test_the_digest_follows_the_secret(waha_connection):
+    assert waha_connection.secret_sha256 == secret_digest(waha_connection.secret)
+    waha_connection.secret = new_secret()
+    waha_connection.save(update_fields=["secret"])
+    assert WahaConnection.by_secret(waha_connection.secret) == waha_connection
