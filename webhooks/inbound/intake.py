@@ -8,8 +8,8 @@ bench/inbound.py), and the messages here are the product's interface.
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from timelines import safehttp
 from webhooks.inbound import resolve
 from whatsapp.jids import InvalidJid, is_group_jid, jid_user, normalize_jid
 from whatsapp.phones import InvalidPhone, normalize_phone
@@ -134,15 +134,13 @@ def _file_url(data):
     if not url:
         return ""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port is what raises for one out of range
-    except ValueError as exc:  # "http://[::1", a port over 65535
-        raise bad(f'The field "file_url" is not a valid URL ({exc}): {_shown(url)}.') from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in url:
+        # The same check the sender's download makes (timelines.safehttp): what it would refuse
+        # as unparsable is refused here, at once, with the field named.
+        return safehttp.parse_url(url)
+    except safehttp.InvalidURL as exc:
         raise bad(
-            f'The field "file_url" must be a public http(s) URL of the file, not {_shown(url)}.'
-        )
-    return url
+            f'The field "file_url" must be a public http(s) URL of the file: {exc}.'
+        ) from None
 
 
 def _base_name(name):
