@@ -51,9 +51,20 @@ def test_it_shows_a_chats_messages_with_statuses_and_errors(client, owner, chat)
     assert "Hi there" in html and "Your invoice" in html
     assert "invoice.pdf" in html
     assert "+14151231234 is not on WhatsApp" in html
-    assert 'class="badge badge-failed msg-status">Failed<' in html
+    assert 'class="badge badge-failed msg-status">⚠ Failed<' in html
+    assert "<strong>Not sent:</strong> +14151231234 is not on WhatsApp" in html
     assert f'id="{sent.permalink_anchor}"' in html
-    assert "Received" in html and "Sent" in html
+    # A failed message does not read "Sent": its origin, and the failure.
+    assert ">Received<" in html and ">Contact<" in html and ">Sent<" not in html
+
+
+def test_the_list_marks_a_chat_whose_last_message_failed(client, owner, chat, group_chat):
+    _store(chat, "never arrived", direction=Message.SENT, status=Message.FAILED, error="no")
+    _store(group_chat, "arrived", direction=Message.SENT, status=Message.SENT)
+    client.force_login(owner)
+    html = client.get(f"/w/{chat.workspace.pk}/chats/").content.decode()
+    assert html.count("⚠ Not sent:") == 1
+    assert "⚠ Not sent:</span> never arrived" in html and "You: arrived" in html
 
 
 def test_it_opens_the_page_holding_a_permalinked_message(client, owner, chat, monkeypatch):

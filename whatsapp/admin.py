@@ -157,6 +157,15 @@ class ChatAdmin(admin.ModelAdmin):
     def workspace(self, obj):
         return obj.account.workspace
 
+    def save_model(self, request, obj, form, change):
+        # A new responsible member goes through Chat.assign, which announces it.
+        if not change or "responsible" not in form.changed_data:
+            return super().save_model(request, obj, form, change)
+        responsible = obj.responsible
+        obj.responsible = Chat.objects.get(pk=obj.pk).responsible
+        super().save_model(request, obj, form, change)
+        obj.assign(responsible)
+
     @admin.display(description="Messages")
     def messages_link(self, obj):
         if obj.pk is None:

@@ -1,6 +1,10 @@
-"""Fetching a message's attachment from its file_url (I7, I8), in the sender, never the request."""
+"""Fetching a message's attachment (I7, I8), in the sender, never the request: from its file_url,
+or from the file storage for a file uploaded on the chat page."""
 
 import mimetypes
+import secrets
+
+from django.core.files.storage import default_storage
 
 from timelines import safehttp
 from whatsapp.transports import Attachment
@@ -36,6 +40,14 @@ _TAG_ENDS = (b" ", b">", b"\t", b"\n", b"\r", b"\x0c", b"")  # b"": the content 
 _GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream", "application/unknown")
 
 
+# Files uploaded on the chat page are kept in Django's default storage (MEDIA_ROOT unless STORAGES
+# says otherwise) and named in attachment_url with this prefix, so the sender reads them from the
+# storage instead of downloading them from our own site (which the private-address guard would
+# refuse, and which would need the site to be reachable from the workers).
+STORED_PREFIX = "stored:"
+UPLOADS_DIR = "uploads"
+
+
 class AttachmentError(Exception):
     """The attachment cannot be sent; retrying will not help. The message says what to fix."""
 
@@ -53,8 +65,18 @@ def looks_like_html(content_type, content):
     )
 
 
+def store_upload(uploaded):
+    """Keep a file uploaded on the chat page (at most 2 MB, checked by the form) for the sender;
+    returns the attachment_url that names it."""
+    name = default_storage.save(f"{UPLOADS_DIR}/{secrets.token_hex(8)}/{uploaded.name}", uploaded)
+    return STORED_PREFIX + name
+
+
 def fetch_attachment(url, file_name):
-    """Download `url` and return an Attachment named `file_name`, or raise AttachmentError."""
+    """Download `url` (or read a stored upload) and return an Attachment named `file_name`, or
+    raise AttachmentError."""
+    if url.startswith(STORED_PREFIX):
+        return _stored(url.removeprefix(STORED_PREFIX), file_name)
     response = _download(url)
     if not response.ok:
         raise AttachmentError(
@@ -70,6 +92,20 @@ def fetch_attachment(url, file_name):
     if not response.content:
         raise AttachmentError(f"The file at {url} is empty.")
     return Attachment(name=file_name, mime=_mime(response, file_name), content=response.content)
+
+
+def _stored(name, file_name):
+    try:
+        with default_storage.open(name) as stored:
+            content = stored.read(MAX_ATTACHMENT_BYTES + 1)
+    except OSError:
+        raise AttachmentError(f"The uploaded file {file_name} is no longer stored.") from None
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise AttachmentError(f"{file_name} is larger than the 2 MB limit for attachments.")
+    if not content:
+        raise AttachmentError(f"The uploaded file {file_name} is empty.")
+    mime = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+    return Attachment(name=file_name, mime=mime, content=content)
 
 
 def _download(url):

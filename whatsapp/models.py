@@ -11,6 +11,7 @@ from django.utils import timezone
 from timelines.models import Workspace
 from whatsapp.jids import InvalidJid, contact_jid, is_group_jid, jid_user, normalize_jid
 from whatsapp.phones import InvalidPhone, normalize_phone
+from whatsapp.signals import chat_responsible_changed
 
 
 def validate_phone(value):
@@ -107,13 +108,14 @@ class ChatQuerySet(models.QuerySet):
 
     def with_last_message(self):
         """Chats annotated with their latest message (last_at, last_text, last_attachment,
-        last_direction), most recently active first; one query however many chats."""
+        last_direction, last_status), most recently active first; one query however many chats."""
         last = Message.objects.filter(chat=models.OuterRef("pk")).order_by("-timestamp", "-id")
         return self.annotate(
             last_at=models.Subquery(last.values("timestamp")[:1]),
             last_text=models.Subquery(last.values("text")[:1]),
             last_attachment=models.Subquery(last.values("attachment_name")[:1]),
             last_direction=models.Subquery(last.values("direction")[:1]),
+            last_status=models.Subquery(last.values("status")[:1]),
         ).order_by(models.F("last_at").desc(nulls_last=True), "name", "pk")
 
 
@@ -167,12 +169,37 @@ class Chat(models.Model):
     def responsible_email(self):
         return self.responsible.email if self.responsible else ""
 
+    def assign(self, user):
+        """Make `user` (a member of the chat's workspace, or None) responsible for the chat.
+
+        Saves and announces the change (whatsapp.signals.chat_responsible_changed, with the
+        user before) in one transaction; assigning the one already responsible changes nothing.
+        Raises ValidationError for a user who is not a member of the workspace.
+        """
+        if user is not None and not self.account.workspace.is_member(user):
+            raise ValidationError(f"{user} is not a member of the workspace {self.workspace}.")
+        with transaction.atomic():
+            chat = Chat.objects.select_for_update(of=("self",)).get(pk=self.pk)
+            previous = chat.responsible
+            if (previous and previous.pk) == (user and user.pk):
+                self.responsible = previous
+                return False
+            chat.responsible = self.responsible = user
+            chat.save(update_fields=["responsible"])
+            chat_responsible_changed.send(sender=Chat, chat=self, previous=previous)
+        return True
+
     def clean(self):
         """Normalise the JID and derive the rest from it (forms, the admin).
 
         A direct chat's phone is always its JID's number, so the two cannot disagree; a group has
-        no phone.
+        no phone. The responsible member must belong to the chat's workspace.
         """
+        if self.responsible_id and self.account_id:
+            if not self.account.workspace.is_member(self.responsible):
+                raise ValidationError(
+                    {"responsible": "Only a member of the chat's workspace can be responsible."}
+                )
         try:
             self.jid = normalize_jid(self.jid)
         except InvalidJid as exc:

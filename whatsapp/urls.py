@@ -8,6 +8,9 @@ urlpatterns = [
     path("w/<int:workspace_id>/chats/", views.chats, name="chats"),
     # The form chat_url takes in outbound payloads (SPEC "Concepts"): no workspace in it.
     path("chat/<int:chat_id>/messages/", views.chat_messages, name="chat"),
+    path("chat/<int:chat_id>/reply/", views.reply, name="reply"),
+    path("chat/<int:chat_id>/statuses/", views.statuses, name="statuses"),
+    path("chat/<int:chat_id>/assign/", views.assign, name="assign"),
     path("whatsapp/waha/<str:secret>/", waha_events.events, name="waha_events"),
     path("w/<int:workspace_id>/accounts/", waha_connect.accounts, name="accounts"),
     path("w/<int:workspace_id>/accounts/connect/", waha_connect.connect, name="waha_connect"),

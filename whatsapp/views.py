@@ -1,39 +1,149 @@
-"""The owner's chat pages: the workspace's chats, and one chat's messages."""
+"""The owner's chat pages: the workspace's chats, one chat's messages, replying and assigning."""
 
+from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from timelines.access import workspace_for_member
-from whatsapp.models import Chat
+from whatsapp.models import Chat, Message
+from whatsapp.replies import ReplyForm, ReplyRefused, send_reply
 
 CHATS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 50
+STATUSES_PER_POLL = 100
 
 
 @login_required
 def chats(request, workspace_id):
     workspace = workspace_for_member(request, workspace_id)
-    rows = Chat.objects.of_workspace(workspace).select_related("account").with_last_message()
+    rows = (
+        Chat.objects.of_workspace(workspace)
+        .select_related("account", "responsible")
+        .with_last_message()
+    )
     page = Paginator(rows, CHATS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "whatsapp/chats.html", {"workspace": workspace, "page": page})
+    context = {"workspace": workspace, "page": page, "members": _members(workspace)}
+    return render(request, "whatsapp/chats.html", context)
 
 
 @login_required
 def chat_messages(request, chat_id):
-    chat = get_object_or_404(Chat.objects.select_related("account"), pk=chat_id)
-    workspace = workspace_for_member(request, chat.account.workspace_id)
+    return _chat_page(request, _chat_for_member(request, chat_id), request.GET)
+
+
+def _chat_page(request, chat, query, form=None, status=200):
     paginator = Paginator(chat.messages.all(), MESSAGES_PER_PAGE)
-    around = chat.messages.filter(message_id=request.GET.get("around", "")).first()
-    page = paginator.get_page(_page_number(request, paginator, around))
-    context = {"workspace": workspace, "chat": chat, "page": page, "around": around}
-    return render(request, "whatsapp/chat.html", context)
+    around = chat.messages.filter(message_id=query.get("around", "")).first()
+    page = paginator.get_page(_page_number(query, paginator, around))
+    context = {
+        "workspace": chat.account.workspace,
+        "chat": chat,
+        "page": page,
+        "around": around,
+        "form": form or ReplyForm(),
+        "members": _members(chat.account.workspace),
+    }
+    return render(request, "whatsapp/chat.html", context, status=status)
 
 
-def _page_number(request, paginator, around):
+@login_required
+@require_POST
+def reply(request, chat_id):
+    """Queue a message from the chat page (any member may send); back to the chat's newest page,
+    or the page again with what went wrong (400, 402 no credits, 409 account not connected)."""
+    chat = _chat_for_member(request, chat_id)
+    form = ReplyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _chat_page(request, chat, {}, form, 400)
+    try:
+        message = send_reply(chat, form)
+    except ReplyRefused as refused:
+        form.add_error(None, str(refused))
+        return _chat_page(request, chat, {}, form, refused.status)
+    return redirect(reverse("whatsapp:chat", args=[chat.pk]) + f"#{message.permalink_anchor}")
+
+
+@login_required
+@require_GET
+def statuses(request, chat_id):
+    """The status of the chat's messages named in ?ids= (comma-separated message ids), for the
+    chat page to update its badges without a reload."""
+    chat = _chat_for_member(request, chat_id)
+    ids = [i for i in request.GET.get("ids", "").split(",") if i][:STATUSES_PER_POLL]
+    rows = chat.messages.filter(message_id__in=ids, direction=Message.SENT)
+    return JsonResponse(
+        {
+            "messages": [
+                {
+                    "message_id": m.message_id,
+                    "status": m.status,
+                    "status_display": m.get_status_display(),
+                    "error": m.error,
+                }
+                for m in rows
+            ]
+        }
+    )
+
+
+@login_required
+@require_POST
+def assign(request, chat_id):
+    """Make a member of the workspace (or nobody) responsible for the chat."""
+    chat = _chat_for_member(request, chat_id)
+    workspace = chat.account.workspace
+    user_id = request.POST.get("responsible") or ""
+    user = None
+    if user_id:
+        user = (
+            get_user_model()
+            .objects.filter(
+                pk=int(user_id) if user_id.isdigit() else 0, memberships__workspace=workspace
+            )
+            .first()
+        )
+        if user is None:
+            messages.error(request, "Only a member of this workspace can be responsible.")
+            return redirect(_back(request, chat))
+    if chat.assign(user):
+        who = chat.responsible_name if user else "nobody"
+        messages.success(request, f"{chat.name} is now assigned to {who}.")
+    return redirect(_back(request, chat))
+
+
+def _back(request, chat):
+    """Where the assign form was: the chat list (its ?page= kept) or the chat page."""
+    back = request.POST.get("next", "")
+    workspace_chats = reverse("whatsapp:chats", args=[chat.account.workspace_id])
+    if back.startswith(workspace_chats):
+        return back
+    return reverse("whatsapp:chat", args=[chat.pk])
+
+
+def _chat_for_member(request, chat_id):
+    chat = get_object_or_404(
+        Chat.objects.select_related("account__workspace", "responsible"), pk=chat_id
+    )
+    workspace_for_member(request, chat.account.workspace_id)
+    return chat
+
+
+def _members(workspace):
+    """(user id, name) of every member, the owner included, by name."""
+    users = get_user_model().objects.filter(memberships__workspace=workspace)
+    named = [(u.pk, u.get_full_name() or u.get_username()) for u in users]
+    return sorted(named, key=lambda pair: pair[1].lower())
+
+
+def _page_number(query, paginator, around):
     """?page= if given, else the page holding ?around= (a permalink), else the newest page."""
-    if request.GET.get("page"):
-        return request.GET["page"]
+    if query.get("page"):
+        return query["page"]
     if around is not None:
         return around.position_in_chat() // paginator.per_page + 1
     return paginator.num_pages

@@ -1,5 +1,5 @@
-// The little JavaScript the pages use: copy buttons and confirm dialogs (secrets are revealed
-// with <details>, no script).
+// The little JavaScript the pages use: copy buttons, confirm dialogs and the chat page's status
+// updates (secrets are revealed with <details>, no script).
 // Every page works without it; it only saves a click or asks "are you sure?".
 (function () {
   "use strict";
@@ -36,4 +36,59 @@
     var question = event.target.getAttribute("data-confirm");
     if (question && !window.confirm(question)) event.preventDefault();
   });
+
+  // The chat page: messages still queued or sending get their new status without a reload, by
+  // polling a small JSON view while any is pending (for a few minutes at most).
+  var POLL_MS = 1500;
+  var MAX_POLLS = 160;
+
+  function pendingIds(thread) {
+    var rows = thread.querySelectorAll('[data-status="queued"], [data-status="sending"]');
+    return Array.prototype.map.call(rows, function (row) {
+      return row.getAttribute("data-message-id");
+    });
+  }
+
+  function showStatus(thread, m) {
+    var row = thread.querySelector('[data-message-id="' + CSS.escape(m.message_id) + '"]');
+    if (!row) return;
+    row.setAttribute("data-status", m.status);
+    row.classList.toggle("msg-failed", m.status === "failed");
+    var badge = row.querySelector(".msg-status");
+    if (badge) {
+      badge.className = "badge badge-" + m.status + " msg-status";
+      badge.textContent = (m.status === "failed" ? "\u26a0 " : "") + m.status_display;
+    }
+    var error = row.querySelector(".msg-error");
+    if (error) {
+      error.hidden = !m.error;
+      error.textContent = "";
+      if (m.status === "failed") {
+        var strong = document.createElement("strong");
+        strong.textContent = "Not sent: ";
+        error.appendChild(strong);
+      }
+      error.appendChild(document.createTextNode(m.error));
+    }
+  }
+
+  function pollStatuses(thread) {
+    var url = thread.getAttribute("data-statuses-url");
+    var polls = 0;
+    function tick() {
+      var ids = pendingIds(thread);
+      if (!ids.length || polls++ >= MAX_POLLS) return;
+      fetch(url + "?ids=" + encodeURIComponent(ids.join(",")), { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : { messages: [] }; })
+        .then(function (data) {
+          data.messages.forEach(function (m) { showStatus(thread, m); });
+          setTimeout(tick, POLL_MS);
+        })
+        .catch(function () { setTimeout(tick, POLL_MS * 4); });
+    }
+    setTimeout(tick, POLL_MS);
+  }
+
+  var thread = document.querySelector("[data-statuses-url]");
+  if (thread) pollStatuses(thread);
 })();
