@@ -82,14 +82,21 @@ def test_the_form_saves_the_settings(workspace, receiver):
 
 def test_the_command_prints_the_settings(workspace):
     printed = command("Acme")
-    assert set(printed) == {"url", "enabled", "granularity", "secret", "consecutive_failures"}
+    assert set(printed) == {
+        "url",
+        "enabled",
+        "granularity",
+        "secret",
+        "consecutive_failures",
+        "window_end",
+    }
     assert printed["granularity"] == "none" and printed["enabled"] is False
 
 
 def test_the_command_changes_the_settings(workspace, receiver):
     printed = command(str(workspace.pk), "--url", receiver.url, "--granularity", "24", "--enable")
     assert printed["url"] == receiver.url and printed["enabled"] is True
-    assert printed["granularity"] == 24
+    assert printed["granularity"] == "24"
     rotated = command("Acme", "--rotate-secret", "--disable", "--granularity", "none")
     assert rotated["secret"] != printed["secret"] and rotated["enabled"] is False
     assert rotated["granularity"] == "none"

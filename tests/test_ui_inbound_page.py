@@ -1,4 +1,4 @@
-"""Integrations / Inbound Webhooks: URL, Generate new URL, enabled toggle, last attempts, curl."""
+"""Integrations / Inbound webhook: URL, Generate new URL, enabled toggle, last attempts, curl."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Integrations / Outbound Webhooks: settings, signing secret, activity with Redeliver, banner."""
+"""Integrations / Outbound webhook: settings, signing secret, activity with Redeliver, banner."""
 
 import pytest
 from django.utils import timezone

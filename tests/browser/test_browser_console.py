@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from credits.models import grant
 from tests.browser.conftest import sign_in, snap_both
+from webhooks.outbound import dispatch
 from whatsapp import sender
 from whatsapp.models import Chat, Message
 from whatsapp.store import store_message
@@ -93,3 +94,18 @@ def test_it_assigns_a_chat_from_the_page_and_the_list(page, owner, member, works
     expect(page.locator("h1")).to_have_text("Chats")
     assert Chat.objects.get(pk=chat.pk).responsible is None
     snap_both(page, "assign-in-list")
+
+
+def test_it_sends_an_aggregation_window_now(page, owner, outbound, receiver, chat):
+    outbound.configure(granularity=24)
+    store_message(chat, direction=Message.RECEIVED, origin="contact", text="Bundle me")
+    sign_in(page, "owner", "pw-owner-123")
+    page.goto(f"/w/{outbound.workspace_id}/integrations/outbound/")
+    expect(page.locator("#window")).to_contain_text("Send this window now")
+    page.get_by_role("button", name="Send this window now").click()
+    expect(page.locator(".flash")).to_contain_text("Window closed: 1 bundle on the way.")
+    dispatch.deliver_due()  # the worker's part
+    assert [m["text"] for m in receiver.bodies()[0]["messages"]] == ["Bundle me"]
+    page.reload()
+    expect(page.locator("table")).to_contain_text("John Doe")
+    snap_both(page, "send-window-now")

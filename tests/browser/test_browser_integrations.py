@@ -41,7 +41,7 @@ def test_it_drives_the_inbound_webhook(page, site, owner, workspace, account):
     grant(workspace, 10, reason="Trial")
     sign_in(page, "owner", "pw-owner-123")
     page.locator(".nav").get_by_role("link", name="Inbound webhook").click()
-    expect(page.locator("h1")).to_have_text("Inbound Webhooks")
+    expect(page.locator("h1")).to_have_text("Inbound webhook")
     old_url = page.locator("#inbound-url").input_value()
     assert old_url.startswith(site + "/webhooks/inbound/")
     assert _send(page, old_url, "first").status == 200
@@ -98,7 +98,7 @@ def test_it_drives_the_inbound_webhook(page, site, owner, workspace, account):
 def test_it_drives_the_outbound_webhook(page, site, owner, workspace, account, receiver):
     sign_in(page, "owner", "pw-owner-123")
     page.locator(".nav").get_by_role("link", name="Outbound webhook").click()
-    expect(page.locator("h1")).to_have_text("Outbound Webhooks")
+    expect(page.locator("h1")).to_have_text("Outbound webhook")
     page.get_by_label("Webhook URL").fill(receiver.url)
     page.get_by_label("Aggregation granularity").select_option(label="Don't aggregate")
     page.get_by_label("Webhook enabled").check()

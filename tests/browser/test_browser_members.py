@@ -19,7 +19,7 @@ def test_it_shows_a_member_read_only_pages_and_a_stranger_404(page, workspace, m
     expect(page).to_have_url(f"/accounts/login/?next=/w/{workspace.pk}/integrations/inbound/")
     snap(page, "sign-in")
     sign_in(page, "member", "pw-member-123", here=True)
-    expect(page.locator("h1")).to_have_text("Inbound Webhooks")
+    expect(page.locator("h1")).to_have_text("Inbound webhook")
     expect(page.get_by_text("Only the workspace owner can see the URL.")).to_be_visible()
     assert webhook.token not in page.content()
     expect(page.get_by_role("button", name="Generate new URL")).to_have_count(0)

@@ -1,4 +1,4 @@
-"""The owner's Integrations / Inbound Webhooks page (I1–I4): the secret URL, Generate new URL,
+"""The owner's Integrations / Inbound webhook page (I1–I4): the secret URL, Generate new URL,
 Webhook enabled, the latest attempts and a curl example. Members see it without the secret URL;
 only the owner changes anything."""
 

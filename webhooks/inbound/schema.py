@@ -10,7 +10,7 @@ TOKEN = OpenApiParameter(
     "token",
     str,
     OpenApiParameter.PATH,
-    description="The secret part of your inbound URL, as shown on Integrations / Inbound Webhooks.",
+    description="The secret part of your inbound URL, as shown on Integrations / Inbound webhook.",
 )
 MESSAGE_ID = OpenApiParameter(
     "message_id", str, OpenApiParameter.PATH, description="A message_id this endpoint returned."

@@ -8,11 +8,16 @@ window has not been bundled yet, otherwise it is older than the next window's en
 next bundle. Bundling a batch of chats creates the deliveries and deletes their pending rows in
 one transaction, so a crash loses nothing and repeats nothing.
 
+Sending a window now (the Outbound page's button, `outbound_webhook WORKSPACE --flush`) is the
+same claim with the cut moved to now: the window's messages so far are bundled at once and the
+next window runs from now to the next aligned end, so alignment is kept.
+
 Queries are per batch of chats (distinct chats, their pending messages, the chats, one bulk
 insert, one delete), never per message.
 """
 
 from collections import namedtuple
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import Value
@@ -62,20 +67,33 @@ def close_due_windows(now=None):
             made += close_window(webhook_id, window_end)
 
 
-def close_window(webhook_id, window_end):
-    """Advance the webhook past `window_end` (if nobody else did) and bundle that window."""
+def close_window(webhook_id, window_end, cut=None):
+    """Advance the webhook past `window_end` (if nobody else did) and bundle that window, or,
+    with `cut` (earlier than `window_end`), only its messages before `cut`, the window then
+    closing at `cut`."""
+    cut = cut or window_end
     webhook = OutboundWebhook.objects.get(pk=webhook_id)
     window_start = webhook.window_start
     # The granularity chosen now applies from the next window on.
-    following = (
-        None if webhook.granularity == NONE else window_end_after(window_end, webhook.granularity)
-    )
+    following = None if webhook.granularity == NONE else window_end_after(cut, webhook.granularity)
     won = OutboundWebhook.objects.filter(pk=webhook_id, window_end=window_end).update(
-        window_start=window_end if following else None, window_end=following
+        window_start=cut if following else None, window_end=following
     )
     if not won:
         return 0
-    return bundle_window(webhook, window_start, window_end)
+    return bundle_window(webhook, window_start, cut)
+
+
+def send_window_now(webhook, now=None):
+    """Close the webhook's open window now and bundle it; returns the number of deliveries made,
+    or None when no window is open (the webhook does not aggregate). The caller wakes the
+    dispatcher (webhooks.outbound.dispatch.wake) to send them."""
+    webhook.refresh_from_db(fields=["window_start", "window_end", "granularity"])
+    if webhook.window_end is None:
+        return None
+    # Windows end before their end instant: the cut just after now takes a message stored now.
+    cut = (now or timezone.now()) + timedelta(microseconds=1)
+    return close_window(webhook.pk, webhook.window_end, cut=min(cut, webhook.window_end))
 
 
 def bundle_window(webhook, window_start, window_end):

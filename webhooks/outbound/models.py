@@ -86,8 +86,8 @@ class OutboundWebhook(models.Model):
 
     @property
     def granularity_value(self):
-        """As the command prints it: "none" or the number of hours."""
-        return "none" if self.granularity == NONE else self.granularity
+        """As the command takes and prints it: "none" or the number of hours, as a string."""
+        return "none" if self.granularity == NONE else str(self.granularity)
 
     @property
     def is_aggregating(self):
@@ -100,6 +100,9 @@ class OutboundWebhook(models.Model):
             "granularity": self.granularity_value,
             "secret": self.secret,
             "consecutive_failures": self.consecutive_failures,
+            "window_end": self.window_end.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if self.window_end
+            else None,
         }
 
     # -- configuration ---------------------------------------------------------------------------

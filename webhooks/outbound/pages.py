@@ -1,4 +1,4 @@
-"""The owner's Integrations / Outbound Webhooks page (O1, O6–O9): settings, signing secret, the
+"""The owner's Integrations / Outbound webhook page (O1, O6–O9): settings, signing secret, the
 latest deliveries with Redeliver. Members see it; only the owner changes anything."""
 
 from django.contrib import messages
@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from timelines.access import workspace_for_member, workspace_for_owner
+from webhooks.outbound import aggregation, dispatch
 from webhooks.outbound.forms import OutboundWebhookForm
 from webhooks.outbound.models import MAX_CONSECUTIVE_FAILURES, Delivery, OutboundWebhook
 
@@ -84,3 +85,25 @@ def redeliver(request, workspace_id, delivery_id):
     delivery.redeliver()
     messages.success(request, f"Redelivery queued: the same request ({delivery.event_id}) again.")
     return redirect("outbound:page", workspace_id=workspace.pk)
+
+
+@login_required
+@require_POST
+def send_now(request, workspace_id):
+    """Close the current aggregation window early and send its bundles."""
+    workspace = workspace_for_owner(request, workspace_id)
+    made = aggregation.send_window_now(OutboundWebhook.for_workspace(workspace))
+    if made is None:
+        messages.error(request, "Nothing to send now: the webhook does not aggregate messages.")
+    else:
+        dispatch.wake()
+        messages.success(request, _sent_now_message(made))
+    return redirect("outbound:page", workspace_id=workspace.pk)
+
+
+def _sent_now_message(made):
+    if not made:
+        return "Window closed: no chat had messages in it, so nothing was sent. A new one is open."
+    return (
+        f"Window closed: {made} bundle{'s' if made != 1 else ''} on the way. A new window is open."
+    )

@@ -19,6 +19,11 @@ urlpatterns = [
         name="rotate-secret",
     ),
     path(
+        "w/<int:workspace_id>/integrations/outbound/send-now/",
+        pages.send_now,
+        name="send-now",
+    ),
+    path(
         "w/<int:workspace_id>/integrations/outbound/deliveries/<int:delivery_id>/redeliver/",
         pages.redeliver,
         name="redeliver",

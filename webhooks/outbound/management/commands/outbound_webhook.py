@@ -1,6 +1,9 @@
 """Show or change a workspace's outbound webhook; prints its settings as JSON."""
 
+from django.core.management.base import CommandError
+
 from timelines.commands import TimelinesCommand
+from webhooks.outbound import aggregation, dispatch
 from webhooks.outbound.models import NONE, OutboundWebhook
 
 GRANULARITY_CHOICES = ["none", "1", "6", "12", "24"]
@@ -17,15 +20,26 @@ class Command(TimelinesCommand):
         switch.add_argument("--enable", action="store_true")
         switch.add_argument("--disable", action="store_true")
         parser.add_argument("--rotate-secret", action="store_true")
+        parser.add_argument(
+            "--flush",
+            action="store_true",
+            help="close the current aggregation window now and send its bundles",
+        )
 
-    def run(self, *, workspace, url, granularity, enable, disable, rotate_secret, **options):
+    def run(self, *, workspace, url, granularity, enable, disable, rotate_secret, flush, **options):
         webhook = OutboundWebhook.for_workspace(self.workspace(workspace))
         enabled = True if enable else False if disable else None
         hours = None if granularity is None else _hours(granularity)
         webhook.configure(url=url, granularity=hours, enabled=enabled)
         if rotate_secret:
             webhook.rotate_secret()
-        return webhook.as_dict()
+        if not flush:
+            return webhook.as_dict()
+        made = aggregation.send_window_now(webhook)
+        if made is None:
+            raise CommandError("Nothing to send now: the webhook does not aggregate messages.")
+        dispatch.wake()
+        return {**webhook.as_dict(), "bundles": made}
 
 
 def _hours(granularity):
