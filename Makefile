@@ -15,25 +15,34 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The web server on 127.0.0.1:8000 and a django-q2 worker; Ctrl-C stops both.
+# The web server on ADDR (127.0.0.1:8000) and a django-q2 worker; Ctrl-C stops both.
+# `make run ADDR=127.0.0.1:8011` serves on another port, and every link shown or printed (also by
+# commands run in another shell) follows: `demo --site-url` records the address in the database.
+# Variables given on make's command line reach both processes, e.g. ALLOW_PRIVATE_URLS=true.
 # The worker runs in its own session (SETSID), so Ctrl-C reaches only the web server; whenever the
 # web server ends (Ctrl-C, a kill, a port already in use) the trap asks the worker to stop, gives
-# it GRACE seconds to finish the task in hand (the sender's dispatcher runs for about a minute),
-# then kills what is left of its process group, so no orphan keeps taking tasks.
+# it GRACE seconds to finish the task in hand (the sender's dispatcher runs for about 15 s),
+# then kills what is left of its process group, so no orphan keeps taking tasks. The worker logs
+# warnings only; the banner (where to sign in) is printed once the server answers.
 ADDR ?= 127.0.0.1:8000
 GRACE ?= 10
 SETSID = $(BIN)/python -c 'import os, sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])'
+WAIT_FOR_SERVER = $(BIN)/python -c 'import socket, sys, time; \
+  host, _, port = sys.argv[1].rpartition(":"); host = (host or "127.0.0.1").strip("[]"); \
+  host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host); \
+  any(socket.socket().connect_ex((host, int(port))) == 0 or time.sleep(0.2) for _ in range(150))'
 run: export DEBUG ?= true
 run: install
-	$(MANAGE) migrate --noinput
-	$(MANAGE) demo
-	@worker=; trap 'status=$$?; trap - INT TERM EXIT; \
+	@LOG_LEVEL=WARNING $(MANAGE) migrate --noinput -v 0
+	@banner="$$(LOG_LEVEL=WARNING $(MANAGE) demo --site-url $(ADDR))" || exit 1; \
+	worker=; trap 'status=$$?; trap - INT TERM EXIT; \
 	  if [ -n "$$worker" ]; then \
 	    kill $$worker 2>/dev/null; n=0; \
 	    while kill -0 $$worker 2>/dev/null && [ $$n -lt $(GRACE) ]; do sleep 1; n=$$((n+1)); done; \
 	    kill -9 -$$worker 2>/dev/null; \
 	  fi; exit $$status' INT TERM EXIT; \
-	$(SETSID) $(MANAGE) qcluster & worker=$$!; \
+	LOG_LEVEL=WARNING $(SETSID) $(MANAGE) qcluster & worker=$$!; \
+	( $(WAIT_FOR_SERVER) $(ADDR) && sleep 0.5 && printf '%s\n' "$$banner" ) & \
 	$(MANAGE) runserver $(ADDR)
 
 lint: install

@@ -14,6 +14,8 @@ from timelines.settings import *  # noqa: E402,F403
 # Uploaded files go to a directory of their own per test run.
 MEDIA_ROOT = tempfile.mkdtemp(prefix="timelines-media-")
 
+DEMO_PASSWORD_FILE = os.path.join(MEDIA_ROOT, ".demo-password")
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # WhiteNoise scans STATIC_ROOT at start-up unless it autorefreshes; the suite never runs

@@ -1,5 +1,5 @@
 import json
-import shlex
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.apps import apps
@@ -44,20 +44,45 @@ def test_it_creates_the_demo_data(db, monkeypatch, client, capsys):
     group = Chat.objects.get(account=account, jid="120363000000000000@g.us")
     assert (direct.name, group.name, group.is_group) == ("John Doe", "Team", True)
     assert Balance.of(workspace) == 100
-    assert "http://testserver/accounts/login/" in out and "DEMO_PASSWORD" in out
+    assert "open http://testserver/ and sign in as owner, password demo-pass-123" in out
+    assert "Emails:    printed in this console" in out or "kept in memory" in out
+    assert len(out.strip().splitlines()) <= 6  # a banner, not a page
     assert client.login(username="owner", password="demo-pass-123")
 
 
-def test_running_it_twice_changes_nothing(db, capsys):
+def test_running_it_twice_changes_nothing_and_shows_the_password_again(db, capsys, settings):
     call_command("demo")
     first_out = capsys.readouterr().out
     before = snapshot()
     call_command("demo")
     second_out = capsys.readouterr().out
     assert snapshot() == before
-    # The generated password is shown once, when the user is created.
-    password = first_out.split("with password ")[1].split(".\n")[0]
-    assert password and password not in second_out
+    password = first_out.split("password ")[1].split()[0]
+    assert f"password {password}" in second_out  # kept in the git-ignored file
+    assert Path(settings.DEMO_PASSWORD_FILE).read_text().strip() == password
+    assert get_user_model().objects.get(username="owner").check_password(password)
+
+
+def test_demo_password_applies_to_an_existing_owner(db, monkeypatch, client, capsys):
+    call_command("demo")
+    monkeypatch.setenv("DEMO_PASSWORD", "chosen-later-456")
+    call_command("demo")
+    assert "password chosen-later-456" in capsys.readouterr().out
+    assert client.login(username="owner", password="chosen-later-456")
+
+
+def test_it_resets_a_lost_password(db, capsys, client):
+    call_command("demo")
+    owner = get_user_model().objects.get(username="owner")
+    owner.set_password("changed-in-the-admin")
+    owner.save()
+    call_command("demo")
+    assert "changed since; set a new one: manage.py demo --reset-password" in (
+        capsys.readouterr().out
+    )
+    call_command("demo", "--reset-password")
+    password = capsys.readouterr().out.split("password ")[1].split()[0]
+    assert client.login(username="owner", password=password)
 
 
 def test_it_does_not_top_up_spent_demo_credits(db):
@@ -68,11 +93,9 @@ def test_it_does_not_top_up_spent_demo_credits(db):
     assert Balance.of(workspace) == 0
 
 
-def test_it_prints_a_curl_line_that_sends_through_the_inbound_webhook(db, capsys, client):
+def test_the_inbound_url_it_makes_sends_the_seeds_example_1(db, capsys, client):
     call_command("demo")
-    line = next(x for x in capsys.readouterr().out.splitlines() if "curl " in x)
-    args = shlex.split(line.split(": ", 1)[1])
-    url, body = args[args.index("-X") + 2], args[args.index("-d") + 1]
-    assert json.loads(body) == json.loads(EXAMPLE_1)
-    response = client.post(urlsplit(url).path, body, content_type="application/json")
+    call_command("inbound_webhook", "Demo")
+    url = json.loads(capsys.readouterr().out.splitlines()[-1])["url"]
+    response = client.post(urlsplit(url).path, EXAMPLE_1, content_type="application/json")
     assert response.status_code == 200 and response.json()["status"] == "success"

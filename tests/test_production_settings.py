@@ -32,6 +32,13 @@ def test_it_refuses_to_start_without_secret_key_when_debug_is_off():
     assert "SECRET_KEY must be set when DEBUG is off" in done.stderr
 
 
+def test_a_command_says_so_in_one_line_without_a_traceback():
+    done = manage("inbound_webhook", "Demo")  # neither DEBUG nor SECRET_KEY
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: SECRET_KEY must be set when DEBUG is off.")
+    assert len(done.stderr.strip().splitlines()) == 1 and "DEBUG=true" in done.stderr
+
+
 def test_it_starts_without_secret_key_in_debug_mode():
     assert manage("check", DEBUG="true").returncode == 0
 

@@ -17,11 +17,12 @@ def check_site_url(app_configs, **kwargs):
     links to their own machine.
     """
     host = urlsplit(settings.SITE_URL).hostname or ""
-    if settings.DEBUG or host not in LOCAL_HOSTS:
+    if settings.DEBUG or (settings.SITE_URL and host not in LOCAL_HOSTS):
         return []
+    shown = settings.SITE_URL or "not set"
     return [
         Warning(
-            f"SITE_URL is {settings.SITE_URL} while DEBUG is off.",
+            f"SITE_URL is {shown} while DEBUG is off.",
             hint="Set SITE_URL to the public base URL, e.g. https://timelines.example.com.",
             id="timelines.W001",
         )

@@ -95,3 +95,19 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.workspace} ({self.role})"
+
+
+class SiteAddress(models.Model):
+    """The site's base URL as `make run ADDR=…` (manage.py demo --site-url) recorded it, so that
+    every process — the web server, the worker, a command run from another shell — prints the
+    same links. One row; SITE_URL from the environment wins over it (timelines.site)."""
+
+    url = models.CharField(max_length=500)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "site address"
+        verbose_name_plural = "site address"
+
+    def __str__(self):
+        return self.url

@@ -244,6 +244,17 @@ def _refused(host, ip):
     said = f"'{host}' is {ip}" if _literal(host) == ip else f"'{host}' resolves to {ip}"
     return UnsafeURL(
         f"{said}, a private or reserved address{note}; only public addresses are allowed"
+        + _development_hint()
+    )
+
+
+def _development_hint():
+    """In development, how to allow local addresses (never said in production)."""
+    if not settings.DEBUG:
+        return ""
+    return (
+        " (for local development, allow them with ALLOW_PRIVATE_URLS=true, e.g. "
+        "make run ALLOW_PRIVATE_URLS=true)"
     )
 
 

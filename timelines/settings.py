@@ -21,14 +21,19 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. For development, set DEBUG=true "
+            "(`export DEBUG=true`; make run does it); in production, set SECRET_KEY."
+        )
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# Absolute base for links that leave the app (chat_url in outbound payloads, inbound URLs).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Absolute base for links that leave the app (chat_url in outbound payloads, inbound URLs). Read
+# it with timelines.site.site_url(): when this is empty, the address `make run ADDR=…` recorded
+# in the database is used (else http://127.0.0.1:8000).
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 
 # Outbound requests to user-supplied URLs refuse private and loopback addresses unless this is on
 # (local development and tests need loopback receivers).
@@ -129,6 +134,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 # Every web server and worker must see the same directory (or set STORAGES to a shared storage).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
+# Where `manage.py demo` keeps the demo owner's generated password, to show it again (git-ignored).
+DEMO_PASSWORD_FILE = env.path("DEMO_PASSWORD_FILE", default=BASE_DIR / ".demo-password")
+
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Timelines <noreply@localhost>")
@@ -161,6 +169,9 @@ Q_CLUSTER = {
     "catch_up": False,
     "save_limit": 1000,
     "label": "Task queue",
+    # django-q2 logs through a logger of its own; `make run` sets LOG_LEVEL=WARNING for the
+    # worker, so its console shows what matters (and the development emails printed there).
+    "log_level": env.str("LOG_LEVEL", default="INFO").upper(),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

@@ -9,6 +9,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from timelines.models import Workspace
+from timelines.site import site_url
 from whatsapp.jids import InvalidJid, contact_jid, is_group_jid, jid_user, normalize_jid
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.signals import chat_responsible_changed
@@ -158,7 +159,7 @@ class Chat(models.Model):
 
     @property
     def chat_url(self):
-        return f"{settings.SITE_URL}/chat/{self.pk}/messages/"
+        return f"{site_url()}/chat/{self.pk}/messages/"
 
     @property
     def responsible_name(self):

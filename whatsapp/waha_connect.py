@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from timelines import safehttp
 from timelines.access import workspace_for_member, workspace_for_owner
+from timelines.site import site_url
 from whatsapp.models import WahaConnection
 from whatsapp.phones import InvalidPhone
 from whatsapp.transports.waha import WahaClient, WahaError, phone_of
@@ -25,6 +26,7 @@ class ConnectForm(forms.Form):
     base_url = forms.URLField(
         label="WAHA URL",
         max_length=500,
+        assume_scheme="http",
         initial="http://127.0.0.1:3000",
         help_text="Where Timelines reaches your WAHA server.",
     )
@@ -60,7 +62,7 @@ class ConnectForm(forms.Form):
 
 def webhook_config(connection):
     """The session config that makes WAHA post our events, signed, to the connection's URL."""
-    url = settings.SITE_URL + reverse("whatsapp:waha_events", args=[connection.secret])
+    url = site_url() + reverse("whatsapp:waha_events", args=[connection.secret])
     webhook = {"url": url, "events": EVENTS, "hmac": {"key": connection.hmac_key}}
     return {"webhooks": [{**webhook, "retries": RETRIES}]}
 

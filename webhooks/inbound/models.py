@@ -5,12 +5,12 @@ import json
 import secrets
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from timelines.models import Workspace
+from timelines.site import site_url
 
 # Attempts kept per workspace (I4) and the most of a request body we keep (and accept, I6).
 ATTEMPTS_KEPT = 100
@@ -69,7 +69,7 @@ class InboundWebhook(models.Model):
 
     @property
     def url(self):
-        return settings.SITE_URL + self.path
+        return site_url() + self.path
 
     def regenerate(self):
         """A new secret URL; the old one answers 404 from now on (I1)."""

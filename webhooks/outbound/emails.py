@@ -1,9 +1,9 @@
 """The one email of the outbound webhook: it was switched off after too many errors (O6)."""
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from timelines.site import site_url
 from webhooks.outbound.models import Delivery, OutboundWebhook
 
 
@@ -17,7 +17,7 @@ def send_disabled_email(webhook_id):
         "workspace": webhook.workspace,
         "last_error": _last_error(webhook),
         # The Outbound page (the team's agreed address for it).
-        "page_url": f"{settings.SITE_URL}/w/{webhook.workspace_id}/integrations/outbound/",
+        "page_url": f"{site_url()}/w/{webhook.workspace_id}/integrations/outbound/",
         "pending": webhook.deliveries.filter(state=Delivery.PENDING).count(),
     }
     subject = render_to_string("outbound/email/disabled_subject.txt", context).strip()

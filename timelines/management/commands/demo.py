@@ -1,17 +1,17 @@
 """Seed a database with demo data to try the product on, and say what to try.
 
 Idempotent: every step looks for what it would create first, so a second run changes nothing
-(`make run` runs it on every start). The demo seeds every app, so like urls.py it sits above them
-and may import them all.
+(`make run` runs it on every start, with --site-url set to its ADDR). The demo seeds every app,
+so like urls.py it sits above them and may import them all.
 
-To add a step (a feature's demo data): write a method that creates its rows only when missing and
-returns the lines to print under "Try", then call it from `run` where marked.
+To add a step (a feature's demo data): write a method that creates its rows only when missing,
+and call it from `run` where marked. What to try is in docs/owners.md, not printed here: the
+banner stays short enough to be seen.
 """
 
-import json
 import os
 import secrets
-import shlex
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,9 +19,9 @@ from django.db import transaction
 from django.urls import reverse
 
 from credits.models import LedgerEntry, grant
+from timelines import site
 from timelines.commands import TimelinesCommand
 from timelines.models import Workspace
-from webhooks.inbound.models import InboundWebhook
 from whatsapp.models import Account, Chat
 
 USERNAME = "owner"
@@ -34,34 +34,60 @@ CREDITS = 100
 
 
 class Command(TimelinesCommand):
-    help = "Create the demo user, workspace, simulator account, chats and credits (idempotent)."
+    help = (
+        "Create the demo user, workspace, simulator account, chats and credits (idempotent), "
+        "and print where to sign in."
+    )
 
-    def run(self, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--site-url",
+            help="the address the server runs on (as given to runserver, e.g. 127.0.0.1:8011, or "
+            "a URL): every link printed or shown uses it, unless SITE_URL is set",
+        )
+        parser.add_argument(
+            "--reset-password",
+            action="store_true",
+            help="give the demo owner a new password (DEMO_PASSWORD, else a generated one)",
+        )
+
+    def run(self, *, site_url=None, reset_password=False, **options):
+        if site_url:
+            site.remember(site_url)
         with transaction.atomic():
-            owner, password = self.owner()
+            owner, password = self.owner(reset_password)
             workspace = self.demo_workspace(owner)
             account = self.account(workspace, owner)
-            chat, group = self.chats(account)
-            tries = [
-                *self.sign_in(password),
-                *self.credits(workspace),
-                *self.simulate(account, chat, group),
-                *self.inbound_webhook(workspace),
-                # Further steps go here.
-            ]
-        self.say("Demo data is ready.\n\nTry:\n" + "\n".join(f"- {line}" for line in tries))
+            self.chats(account)
+            self.credits(workspace)
+            # Further steps (a feature's demo data) go here.
+        self.say(self.banner(password))
 
-    def owner(self):
-        """The demo owner and, only when just created, its password (else None)."""
+    def owner(self, reset=False):
+        """The demo owner and its password as far as it can be shown (None when unknown).
+
+        The password comes from DEMO_PASSWORD when set (applied to an existing owner too), else
+        it is generated once and kept in DEMO_PASSWORD_FILE (git-ignored) to be shown again.
+        """
         user = get_user_model().objects.filter(username=USERNAME).first()
-        if user:
-            return user, None
-        password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
-        # A superuser, so that the admin (inject messages, grant credits) can be tried with the
-        # same sign-in.
-        user = get_user_model().objects.create_superuser(
-            USERNAME, EMAIL, password, first_name="Demo", last_name="Owner"
-        )
+        wanted = os.environ.get("DEMO_PASSWORD") or None
+        if user is None:
+            password = wanted or secrets.token_urlsafe(12)
+            # A superuser, so that the admin (inject messages, grant credits) can be tried with
+            # the same sign-in.
+            user = get_user_model().objects.create_superuser(
+                USERNAME, EMAIL, password, first_name="Demo", last_name="Owner"
+            )
+        elif reset or (wanted and not user.check_password(wanted)):
+            password = wanted or secrets.token_urlsafe(12)
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        else:
+            password = wanted or _kept_password()
+            if password and not user.check_password(password):
+                password = None  # changed since (in the admin): not ours to show
+        if not wanted and password:
+            _keep_password(password)
         return user, password
 
     def demo_workspace(self, owner):
@@ -83,59 +109,51 @@ class Command(TimelinesCommand):
         group, _ = Chat.get_or_create_group(account, *GROUP)
         return chat, group
 
-    def sign_in(self, password):
-        login = settings.SITE_URL + reverse("login")
-        if password is None:
-            secret = "the password printed when it was created (or set in the admin)"
-        elif os.environ.get("DEMO_PASSWORD"):
-            secret = "the password from DEMO_PASSWORD"
-        else:
-            secret = f"password {password}"
-        return [
-            f"Sign in at {login} as {USERNAME} with {secret}.",
-            f"The admin is at {settings.SITE_URL}{reverse('admin:index')} (same sign-in).",
-        ]
-
     def credits(self, workspace):
         # Only a workspace that never had credits gets the demo's: a second run, or a demo
         # workspace whose credits were spent, must not be topped up behind the admin's back.
         if not LedgerEntry.objects.filter(workspace=workspace).exists():
             grant(workspace, CREDITS, reason="Demo credits")
-        url = settings.SITE_URL + reverse("credits:index", args=[workspace.pk])
-        return [f"The workspace {WORKSPACE} has message credits: {url}"]
 
-    def simulate(self, account, chat, group):
-        # Typed in another shell, where make's DEBUG=true is not set.
-        manage = ("DEBUG=true " if settings.DEBUG else "") + ".venv/bin/python manage.py"
-        direct = (
-            f"{manage} simulate_incoming --account {account.phone} --from {chat.phone} "
-            f'--name "{chat.name}" --text "Hello from John"'
+    def banner(self, password):
+        """Where to sign in, with what, and where development emails go: a few lines that stay
+        visible above the server's own."""
+        base = site.site_url()
+        if password is None:
+            secret = "(changed since; set a new one: manage.py demo --reset-password)"
+        else:
+            secret = password
+        return "\n".join(
+            [
+                "",
+                f"  Timelines: open {base}/ and sign in as {USERNAME}, password {secret}",
+                f"  Admin:     {base}{reverse('admin:index')} (same sign-in)",
+                f"  Emails:    {_where_emails_go()}",
+                "  Read on:   README.md, then docs/owners.md for what to try",
+                "",
+            ]
         )
-        in_group = (
-            f"{manage} simulate_incoming --account {account.phone} --from {chat.phone} "
-            f'--name "{chat.name}" --group "{group.name}" --text "Hi team"'
-        )
-        return [
-            f"Receive a message from {chat.name}: {direct}",
-            f"Receive one in the group {group.name}: {in_group}",
-            f"Read them at {chat.chat_url} and {group.chat_url}",
-            "Numbers ending in 0000 fail to send (the simulator's 'not on WhatsApp').",
-        ]
 
-    def inbound_webhook(self, workspace):
-        """The workspace's inbound URL and a curl line that sends the seed's Example 1 to it."""
-        webhook = InboundWebhook.for_workspace(workspace)
-        example_1 = {
-            "action": "send",
-            "whatsapp account phone": ACCOUNT_PHONE,
-            "phone": CONTACT[0],
-            "text": "lorem ipsum",
-        }
-        curl = (
-            f"curl -sS -X POST {shlex.quote(webhook.url)} -H 'Content-Type: application/json' "
-            f"-d {shlex.quote(json.dumps(example_1))}"
-        )
-        return [
-            f"The inbound webhook's URL is {webhook.url}",
-            f"Send a WhatsApp message through it (the seed's Example 1): {curl}",
-        ]
+
+def _kept_password():
+    path = Path(settings.DEMO_PASSWORD_FILE)
+    return path.read_text().strip() if path.is_file() else None
+
+
+def _keep_password(password):
+    path = Path(settings.DEMO_PASSWORD_FILE)
+    if path.is_file() and path.read_text().strip() == password:
+        return
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+
+
+def _where_emails_go():
+    backend = settings.EMAIL_BACKEND.rsplit(".", 2)[-2]
+    if backend == "console":
+        return "printed in this console (set EMAIL_URL to send them)"
+    if backend == "filebased":
+        return f"written to {settings.EMAIL_FILE_PATH}"
+    if backend == "locmem":
+        return "kept in memory (tests)"
+    return f"sent through {settings.EMAIL_HOST or 'the configured backend'}"
