@@ -55,10 +55,13 @@ def test_it_lets_the_owner_download_the_log(client, inbound_webhook, owner, acco
     response = client.get(log_url(inbound_webhook.workspace))
     assert response.status_code == 200
     assert "attachment" in response["Content-Disposition"]
-    (entry,) = json.loads(response.content)["attempts"]
-    assert entry["body"] == '{"action": "send", oops}'
-    assert entry["response_status"] == 400 and entry["response_body"]["status"] == 400
-    assert {"time", "ip", "user_agent", "headers", "message_id", "recipient_kind"} <= set(entry)
+    document = json.loads(response.content)
+    assert (document["workspace"], document["log"]) == ("Acme", "inbound webhook")
+    (entry,) = document["attempts"]
+    assert entry["request"]["body"] == '{"action": "send", oops}'
+    assert entry["response"]["status"] == 400 and entry["response"]["body"]["status"] == 400
+    assert {"ip", "user_agent", "headers"} <= set(entry["request"])
+    assert {"at", "message_id", "recipient_kind", "idempotent_replay"} <= set(entry)
 
 
 def test_it_hides_the_log_from_everyone_but_the_owner(client, inbound_webhook, member, outsider):

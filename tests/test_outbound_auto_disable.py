@@ -1,5 +1,6 @@
 """O6/O7: switched off on the 11th consecutive error with one email; nothing pending is lost."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -57,6 +58,8 @@ def test_the_eleventh_consecutive_error_disables_it_with_one_email(
     assert "the receiver answered 500" in email.body
     assert f"/w/{outbound.workspace_id}/integrations/outbound/" in email.body
     assert "--enable" in email.body
+    assert re.search(r"the \d+ deliveries still pending are kept", email.body)
+    assert "(ies)" not in email.body
 
 
 def test_re_enabling_delivers_the_pending_ones_at_once(outbound, receiver, account, clock):

@@ -61,7 +61,10 @@ def test_the_owner_downloads_the_log(client, owner, outbound, receiver, chat):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
     assert "attachment" in response["Content-Disposition"]
-    entries = json.loads(response.content)
+    assert 'filename="outbound-webhook-log-' in response["Content-Disposition"]
+    document = json.loads(response.content)
+    assert (document["workspace"], document["log"]) == ("Acme", "outbound webhook")
+    entries = document["attempts"]
     assert len(entries) == 3
     entry = entries[0]
     assert set(entry) >= {"at", "request", "response", "duration_ms", "error"}

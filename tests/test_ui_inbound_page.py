@@ -81,3 +81,14 @@ def test_it_reads_the_recipient_of_an_attempt(webhook):
     assert Attempt(body="not json", recipient_kind="phone", status=400).recipient == ""
     assert Attempt(body="[1]", recipient_kind="phone", status=400).recipient == ""
     assert Attempt(body='{"phone": "+1"}', recipient_kind="", status=400).recipient == ""
+
+
+def test_it_labels_an_idempotent_replay_and_keeps_numbers_whole(client, owner, webhook, chat):
+    body = {"action": "send", "phone": "+14151231234", "text": "once"}
+    for _ in range(2):
+        assert post(client, webhook, body, **{"Idempotency-Key": "k-1"}).status_code == 200
+    client.force_login(owner)
+    html = client.get(_page(webhook.workspace)).content.decode()
+    table = html[html.index('id="attempts"') :]
+    assert table.count(">Replay</span>") == 1
+    assert table.count('<span class="nowrap">+14151231234</span>') >= 1

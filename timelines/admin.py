@@ -3,6 +3,10 @@ from django.db.models import Count
 
 from timelines.models import Membership, Workspace
 
+# The admin's side menu takes a quarter of a 1280-pixel screen, pushing list columns out of
+# sight; the home page and the breadcrumbs lead everywhere it does.
+admin.site.enable_nav_sidebar = False
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For rows the product writes itself (logs, ledgers, leases): listed and read, never added

@@ -132,8 +132,8 @@ def test_it_drives_the_outbound_webhook(page, site, owner, workspace, account, r
     page.reload()
     expect(rows).to_have_count(2)
     name, log = _download(page, "Download log")
-    assert name.startswith("outbound-webhook-log-") and len(log) == 2
-    assert log[0]["request"]["url"] == receiver.url
+    assert name.startswith("outbound-webhook-log-") and len(log["attempts"]) == 2
+    assert log["attempts"][0]["request"]["url"] == receiver.url
 
     # Switched off by errors (O6): the page says why and when, until the owner enables it again.
     OutboundWebhook.objects.filter(workspace=workspace).update(

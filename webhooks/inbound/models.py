@@ -134,16 +134,17 @@ class Attempt(models.Model):
 
     def as_log_entry(self):
         return {
-            "time": self.created_at.isoformat(),
-            "method": self.method,
-            "ip": self.ip,
-            "user_agent": self.user_agent,
-            "headers": self.headers,
-            "body": self.body,
-            "body_size": self.body_size,
-            "body_truncated": self.body_size > MAX_BODY_BYTES,
-            "response_status": self.status,
-            "response_body": self.response,
+            "at": self.created_at.isoformat(),
+            "request": {
+                "method": self.method,
+                "ip": self.ip,
+                "user_agent": self.user_agent,
+                "headers": self.headers,
+                "body": self.body,
+                "body_size": self.body_size,
+                "body_truncated": self.body_size > MAX_BODY_BYTES,
+            },
+            "response": {"status": self.status, "body": self.response},
             "message_id": self.message_id or None,
             "recipient_kind": self.recipient_kind or None,
             "idempotent_replay": self.replayed,

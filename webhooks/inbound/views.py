@@ -1,17 +1,15 @@
 """The inbound endpoint, its status lookup and the owner's log download. Thin: the work is in
 webhooks.inbound.service."""
 
-import json
 import logging
 
-from django.http import HttpResponse
-from django.utils import timezone
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from timelines.access import workspace_for_owner
+from timelines.logs import log_download
 from webhooks.inbound import schema, service
 from webhooks.inbound.intake import InboundError
 from webhooks.inbound.models import Attempt, InboundWebhook
@@ -99,16 +97,4 @@ def download_log(request, workspace_id):
     """The workspace's 100 latest attempts as a JSON file (I4); the owner's only, 404 to others."""
     workspace = workspace_for_owner(request, workspace_id)
     entries = [attempt.as_log_entry() for attempt in Attempt.latest(workspace)]
-    document = {
-        "workspace": workspace.name,
-        "generated_at": timezone.now().isoformat(),
-        "attempts": entries,
-    }
-    response = HttpResponse(
-        json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json"
-    )
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = (
-        f'attachment; filename="inbound-webhook-log-{workspace.pk}-{stamp}.json"'
-    )
-    return response
+    return log_download(workspace, "inbound", entries)

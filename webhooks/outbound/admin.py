@@ -56,22 +56,22 @@ class OutboundWebhookAdmin(admin.ModelAdmin):
 def _redeliver(modeladmin, request, deliveries):
     for delivery in deliveries:
         delivery.redeliver()
-    modeladmin.message_user(request, f"Queued {len(deliveries)} redelivery(ies).")
+    count = len(deliveries)
+    modeladmin.message_user(request, f"Queued {count} redeliver{'y' if count == 1 else 'ies'}.")
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
+    # Few, short columns: the list must fit a laptop screen (the rest is on each row's page).
     list_display = [
         "event_id",
-        "webhook",
-        "kind",
+        "workspace",
         "chat",
-        "message_count",
+        "contents",
         "state",
         "attempts",
         "last_status",
         "next_attempt_at",
-        "created_at",
     ]
     list_filter = ["state", "kind"]
     search_fields = ["event_id", "webhook__workspace__name", "webhook__url"]
@@ -82,6 +82,16 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Redeliver")
     def redeliver(self, request, queryset):
         _redeliver(self, request, list(queryset))
+
+    @admin.display(ordering="webhook__workspace__name")
+    def workspace(self, obj):
+        return obj.webhook.workspace
+
+    @admin.display(description="Contents", ordering="message_count")
+    def contents(self, obj):
+        if obj.kind == Delivery.BUNDLE:
+            return f"Bundle of {obj.message_count}"
+        return "Message"
 
 
 @admin.register(Attempt)
