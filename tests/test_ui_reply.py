@@ -83,7 +83,7 @@ def test_it_says_when_credits_run_out_and_keeps_the_text(client, owner, chat, wo
     response = _reply(client, chat, text="Hello?")
     html = response.content.decode()
     assert response.status_code == 402
-    assert "Not enough message credits" in html and "Hello?" in html
+    assert "this message needs 1 and the workspace has 0." in html and "Hello?" in html
     assert not Message.objects.exists()
 
 

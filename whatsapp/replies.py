@@ -9,7 +9,7 @@ from django import forms
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from credits.models import QuotaExceeded
+from credits.models import Balance, QuotaExceeded
 from whatsapp.attachments import MAX_ATTACHMENT_BYTES, STORED_PREFIX, store_upload
 from whatsapp.models import Message
 from whatsapp.outbox import queue_message
@@ -84,8 +84,9 @@ def send_reply(chat, form):
         if url.startswith(STORED_PREFIX):
             default_storage.delete(url.removeprefix(STORED_PREFIX))
         cost = 2 if url and (data.get("text") or "").strip() else 1
+        left = Balance.of(chat.account.workspace)
         raise ReplyRefused(
             402,
             f"Not enough message credits: this message needs {cost} and the workspace has "
-            "fewer. Nothing was sent; add credits and send again.",
+            f"{left}. Nothing was sent; add credits and send again.",
         ) from None
