@@ -121,3 +121,11 @@ def test_it_hides_the_chat_from_outsiders(client, outsider, chat, credited):
     assert _reply(client, chat, text="hi").status_code == 404
     assert client.get(f"/chat/{chat.pk}/statuses/?ids=x").status_code == 404
     assert not Message.objects.exists()
+
+
+def test_it_refuses_a_file_url_that_does_not_parse(client, owner, chat, credited):
+    client.force_login(owner)
+    response = _reply(client, chat, file_url="http://files.example.com:99999/a.pdf")
+    assert response.status_code == 400
+    assert "This URL cannot be used" in response.content.decode()
+    assert not Message.objects.exists()

@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from credits.models import Balance, QuotaExceeded
+from timelines import safehttp
 from whatsapp.attachments import MAX_ATTACHMENT_BYTES, STORED_PREFIX, store_upload
 from whatsapp.models import Message
 from whatsapp.outbox import queue_message
@@ -33,6 +34,15 @@ class ReplyForm(forms.Form):
         assume_scheme="https",
         help_text="A direct download link (http or https); the file is fetched when it is sent.",
     )
+
+    def clean_file_url(self):
+        url = self.cleaned_data.get("file_url")
+        if url:
+            try:
+                safehttp.parse_url(url)  # what the sender would refuse, refused now
+            except safehttp.InvalidURL as exc:
+                raise forms.ValidationError(f"This URL cannot be used: {exc}.") from None
+        return url
 
     def clean_file(self):
         upload = self.cleaned_data.get("file")
