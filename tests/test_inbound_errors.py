@@ -24,6 +24,7 @@ def nothing_queued(workspace):
         (b"   \n", ["body is empty"]),
         (b'{"action": "send",}', ["not valid JSON", "line 1, column 19"]),
         (b"\xff\xfe{}", ["not valid UTF-8"]),
+        (b"action=send&phone=%2B14151231234&text=Hi", ["form-encoded", "application/json"]),
         (b"[1, 2]", ["must be a JSON object"]),
         (b'"send"', ["must be a JSON object"]),
         (b"[" * 5000 + b"]" * 5000, ["not valid JSON"]),

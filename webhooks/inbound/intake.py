@@ -7,6 +7,7 @@ bench/inbound.py), and the messages here are the product's interface.
 """
 
 import json
+import re
 from dataclasses import dataclass
 
 from timelines import safehttp
@@ -18,6 +19,9 @@ RECIPIENT_FIELDS = ("chat_id", "jid", "phone", "chat_name")
 ACCOUNT_FIELDS = ("whatsapp_account_phone", "whatsapp account phone")
 MAX_URL_LENGTH = 2000
 MAX_FILE_NAME_LENGTH = 255
+# What an HTML form or `curl -d a=b` sends: key=value pairs joined by &.
+# Each part stops at the next "&", so matching is linear whatever the body.
+FORM_ENCODED = re.compile(r"[\w.%+-]+=[^&]*(?:&[\w.%+-]+=[^&]*)*")
 EXAMPLE = '{"action": "send", "phone": "+14151231234", "text": "Hello"}'
 
 
@@ -61,6 +65,11 @@ def parse_json(raw):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        if exc.pos == 0 and FORM_ENCODED.fullmatch(text.strip()):
+            raise bad(
+                "The request body is form-encoded (key=value&...), not JSON. Send a JSON object "
+                f"with Content-Type: application/json, e.g. {EXAMPLE}."
+            ) from None
         raise bad(
             f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno} (character {exc.pos}). Check for a missing comma or quote."
