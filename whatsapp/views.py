@@ -24,7 +24,9 @@ def chat_messages(request, chat_id):
     chat = get_object_or_404(Chat.objects.select_related("account"), pk=chat_id)
     workspace = workspace_for_member(request, chat.account.workspace_id)
     paginator = Paginator(chat.messages.all(), MESSAGES_PER_PAGE)
-    around = chat.messages.filter(message_id=request.GET.get("around", "")).first()
+    # No message id holds a NUL, and PostgreSQL refuses one in a query parameter.
+    around_id = request.GET.get("around", "")
+    around = chat.messages.filter(message_id=around_id).first() if "\x00" not in around_id else None
     page = paginator.get_page(_page_number(request, paginator, around))
     context = {"workspace": workspace, "chat": chat, "page": page, "around": around}
     return render(request, "whatsapp/chat.html", context)
