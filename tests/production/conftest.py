@@ -1,6 +1,6 @@
-"""The production-shape harness (SPEC P1–P5): the app as it is deployed, driven over HTTP.
+"""The production-shape harness (SPEC P1–P3): the app as it is deployed, driven over HTTP.
 
-One session starts, on a fresh PostgreSQL database (pytest-django's test database, migrated):
+One session starts, on a fresh PostgreSQL database (Django's test database, migrated):
 
 - gunicorn with 4 sync workers on 127.0.0.1:<free port>, `timelines.settings`, DEBUG off;
 - two `manage.py qcluster` processes on the Redis broker (the paced sender, refunds, deliveries).
@@ -16,7 +16,8 @@ Run it with `pytest -m production` and both services given:
 
 The Redis database in REDIS_URL belongs to the suite: it is emptied first. The servers' logs go
 to tests/artifacts/production/ (gunicorn's error and access logs, each qcluster's output); the
-tail of gunicorn's error log is shown under every failing test.
+exceptions the server logged during a failing test, and the tail of gunicorn's error log, are
+shown under it.
 """
 
 import contextlib
@@ -112,15 +113,6 @@ class Server:
     def error_tail(self, lines=40, since=0):
         text = self.error_text(since)
         return "\n".join(text.splitlines()[-lines:])
-
-    def server_errors(self):
-        """What gunicorn's error log says went wrong inside the app (tracebacks, 500s)."""
-        text = self.error_log.read_text(errors="replace")
-        return [
-            line
-            for line in text.splitlines()
-            if "Traceback" in line or " ERROR " in line or "Error handling request" in line
-        ]
 
 
 def _require_services():
