@@ -199,8 +199,7 @@ def servers(request, database, django_db_blocker):
         request.config._production_server = running
         yield running
     finally:
-        for process in running.processes:
-            _stop(process)
+        _stop(running.processes)
         listener.close()
         with django_db_blocker.unblock():
             _disconnect_everyone(connection)
@@ -308,18 +307,19 @@ def _assert_alive(running, deadline, what):
         raise RuntimeError(f"timed out waiting for {what}:\n" + running.error_tail())
 
 
-def _stop(process, grace=5):
-    """SIGTERM to the process group, then SIGKILL to whatever is left of it (a qcluster waits
+def _stop(processes, grace=5):
+    """SIGTERM to each process group, then SIGKILL to whatever is left of them (a qcluster waits
     for its running dispatcher, which may take a minute; nothing here needs it to finish)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(30)
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
 
 
 def _disconnect_everyone(connection):
