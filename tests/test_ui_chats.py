@@ -91,6 +91,15 @@ def test_it_falls_back_to_the_newest_page_for_an_unknown_message(client, owner, 
     assert "only one" in response.content.decode()
 
 
+def test_it_falls_back_to_the_newest_page_for_a_message_id_with_a_nul(client, owner, chat):
+    # PostgreSQL refuses NUL in a text parameter: the lookup must not reach it.
+    _store(chat, "only one")
+    client.force_login(owner)
+    response = client.get(f"/chat/{chat.pk}/messages/", {"around": "wa_\x00backend"})
+    assert response.status_code == 200
+    assert "only one" in response.content.decode()
+
+
 def test_it_answers_404_for_a_chat_that_does_not_exist(client, owner, chat):
     client.force_login(owner)
     assert client.get(f"/chat/{chat.pk + 1000}/messages/").status_code == 404

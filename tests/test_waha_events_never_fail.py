@@ -76,10 +76,11 @@ def test_it_answers_any_event_without_a_server_error(post_event, waha_account, w
     event(response.json()["status"])
 
 
-def test_it_answers_400_to_a_body_that_is_not_json(post_event, waha_account, client):
+@pytest.mark.parametrize("raw", [b"not json {", b"[" * 30000 + b"]" * 30000])
+def test_it_answers_400_to_a_body_that_is_not_json(post_event, waha_account, client, raw):
+    """Nested deeper than the JSON parser goes is not JSON we can read either."""
     from tests.fake_waha import sign
 
-    raw = b"not json {"
     response = client.post(
         f"/whatsapp/waha/{waha_account.transport_settings['webhook_secret']}/",
         data=raw,

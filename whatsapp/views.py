@@ -38,7 +38,9 @@ def chat_messages(request, chat_id):
 
 def _chat_page(request, chat, query, form=None, status=200):
     paginator = Paginator(chat.messages.all(), MESSAGES_PER_PAGE)
-    around = chat.messages.filter(message_id=query.get("around", "")).first()
+    # No message id holds a NUL, and PostgreSQL refuses one in a query parameter.
+    around_id = query.get("around", "")
+    around = chat.messages.filter(message_id=around_id).first() if "\x00" not in around_id else None
     page = paginator.get_page(_page_number(query, paginator, around))
     context = {
         "workspace": chat.account.workspace,

@@ -58,7 +58,7 @@ def events(request, secret):
         return JsonResponse({"error": problem}, status=401)
     try:
         event = json.loads(request.body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested deeper than the parser goes: not JSON
         log.warning("WAHA event is not JSON (connection %s): %s", connection.pk, exc)
         return JsonResponse({"error": "The body is not valid JSON."}, status=400)
     if not isinstance(event, dict) or not isinstance(event.get("payload"), dict):
