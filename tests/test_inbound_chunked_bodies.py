@@ -127,6 +127,15 @@ def test_a_content_length_that_overflows_is_trusted_only_for_the_413(client, inb
     assert Attempt.objects.get().body_size == 2**31 - 1
 
 
+@pytest.mark.django_db
+def test_a_body_shorter_than_its_content_length_is_a_400(client, inbound_webhook, account):
+    body = json.dumps(SEND).encode()
+    meta = {"wsgi.input": Trickle(body), "CONTENT_LENGTH": str(len(body) + 1)}
+    response = client.generic("POST", inbound_webhook.path, b"", **meta)
+    assert_error(response, 400, f"ended after {len(body)} of the {len(body) + 1} bytes")
+    assert not Message.objects.exists()
+
+
 # -- Through a real gunicorn -------------------------------------------------------------------
 
 APP = """

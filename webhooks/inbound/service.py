@@ -89,6 +89,11 @@ class Call:
             # A chunked body with a bad chunk size or terminator, a body that ends before its
             # Content-Length: the server's reader raises; the client gets a 400 that says so.
             raw, unreadable = b"", f"{exc.__class__.__name__}: {str(exc)[:200]}".strip(": ")
+        if not unreadable and len(raw) < min(declared, MAX_BODY_BYTES + 1):
+            # The client stopped sending before the end its Content-Length announced.
+            unreadable = (
+                f"it ended after {len(raw)} of the {declared} bytes Content-Length announced"
+            )
         return cls(
             method=request.method,
             raw=raw,
