@@ -31,7 +31,13 @@ def test_it_starts_the_session_with_our_signed_webhook(owner_client, workspace, 
     assert body["name"] == "default" and body["start"] is True
     (webhook,) = body["config"]["webhooks"]
     assert webhook["url"] == f"http://testserver/whatsapp/waha/{connection.secret}/"
-    assert webhook["events"] == ["message.any", "message.ack", "session.status"]
+    assert webhook["events"] == [
+        "message.any",
+        "message.ack",
+        "message.ack.group",
+        "session.status",
+    ]
+    assert body["config"]["webjs"] == {"tagsEventsOn": True}
     assert webhook["hmac"] == {"key": connection.hmac_key} and len(connection.hmac_key) >= 40
     assert len(connection.secret) >= 40  # ≥ 128 bits in the URL
 
@@ -68,17 +74,57 @@ def test_a_working_event_links_the_account_without_the_page(
     assert connection.account.phone == "+15105566777" and connection.account.is_connected
 
 
-def test_an_existing_session_gets_our_webhook_and_is_started(owner_client, workspace, fake_waha):
-    fake_waha.sessions.add("default")
+OPERATORS = {
+    "webhooks": [{"url": "https://crm.example.com/waha", "events": ["message"]}],
+    "proxy": {"server": "proxy.example.com:3128", "username": "u", "password": "p"},
+    "metadata": {"tenant": "42"},
+    "webjs": {"tagsEventsOn": False},
+}
+
+
+def test_an_existing_session_keeps_the_operators_config_and_gains_our_webhook(
+    owner_client, workspace, fake_waha
+):
+    fake_waha.sessions["default"] = OPERATORS
+    fake_waha.status = "STOPPED"
     assert start(owner_client, workspace, fake_waha).status_code == 302
-    paths = fake_waha.paths()
-    assert "/api/sessions/default" in paths and "/api/sessions/default/start" in paths
-    put = [body for method, path, body, _ in fake_waha.calls if method == "PUT"]
-    assert put[0]["config"]["webhooks"][0]["events"] == [
-        "message.any",
-        "message.ack",
-        "session.status",
-    ]
+    (put,) = [body for method, _, body, _ in fake_waha.calls if method == "PUT"]
+    config = put["config"]
+    assert config["proxy"] == OPERATORS["proxy"] and config["metadata"] == {"tenant": "42"}
+    crm, ours = config["webhooks"]
+    assert crm == OPERATORS["webhooks"][0]
+    assert ours["url"].startswith("http://testserver/whatsapp/waha/")
+    assert "message.ack.group" in ours["events"] and config["webjs"] == {"tagsEventsOn": True}
+    assert "/api/sessions/default/start" in fake_waha.paths("POST")  # it was stopped
+
+
+def test_reconnecting_replaces_our_old_webhook_and_restarts_nothing_needlessly(
+    owner_client, workspace, fake_waha
+):
+    start(owner_client, workspace, fake_waha)
+    first = WahaConnection.objects.get()
+    fake_waha.status = "WORKING"
+    start(owner_client, workspace, fake_waha)  # the owner connects again: a new secret URL
+    second = WahaConnection.objects.latest("pk")
+    (put,) = [body for method, _, body, _ in fake_waha.calls if method == "PUT"]
+    (hook,) = put["config"]["webhooks"]
+    assert second.secret in hook["url"] and first.secret not in hook["url"]
+    assert "/api/sessions/default/start" not in fake_waha.paths("POST")  # running: no restart
+
+    fake_waha.calls.clear()
+    fake_waha.sessions["default"] = {**fake_waha.sessions["default"], "debug": True}
+    WahaConnection.objects.filter(pk=second.pk).delete()
+    with override_settings(SITE_URL="http://testserver"):
+        # Same config as ours already: WAHA is neither updated nor restarted.
+        connection = WahaConnection.objects.create(
+            workspace=workspace, base_url=fake_waha.url, session="default",
+            secret=second.secret, hmac_key=second.hmac_key, server=second.server,
+        )  # fmt: skip
+        from whatsapp.waha_connect import merged_config, webhook_config
+
+        ours = webhook_config(connection)
+        current = fake_waha.sessions["default"]
+        assert merged_config(current, ours) == current
 
 
 def test_it_says_so_when_waha_refuses_the_key(owner_client, workspace, fake_waha):

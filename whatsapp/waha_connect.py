@@ -14,10 +14,12 @@ from timelines.access import workspace_for_member, workspace_for_owner
 from timelines.site import site_url
 from whatsapp.models import WahaConnection
 from whatsapp.phones import InvalidPhone
-from whatsapp.transports.waha import WahaClient, WahaError, phone_of
+from whatsapp.transports.waha import WahaClient, WahaError, describe_restrictions, phone_of
+from whatsapp.waha_server import Server
 
-# The events Timelines handles (whatsapp/waha_events.py); WAHA sends nothing else.
-EVENTS = ["message.any", "message.ack", "session.status"]
+# The events Timelines handles (whatsapp/waha_events.py); WAHA sends nothing else. Group
+# messages are acknowledged only by message.ack.group.
+EVENTS = ["message.any", "message.ack", "message.ack.group", "session.status"]
 # WAHA retries a delivery that fails (our restart, a deploy) this often, this far apart.
 RETRIES = {"delaySeconds": 2, "attempts": 15}
 
@@ -61,14 +63,43 @@ class ConnectForm(forms.Form):
 
 
 def webhook_config(connection):
-    """The session config that makes WAHA post our events, signed, to the connection's URL."""
+    """The session config that makes WAHA post our events, signed, to the connection's URL.
+    WEBJS emits acks only with its 'tag' events on (config.webjs.tagsEventsOn)."""
     url = site_url() + reverse("whatsapp:waha_events", args=[connection.secret])
     webhook = {"url": url, "events": EVENTS, "hmac": {"key": connection.hmac_key}}
-    return {"webhooks": [{**webhook, "retries": RETRIES}]}
+    config = {"webhooks": [{**webhook, "retries": RETRIES}]}
+    if Server.from_answer(connection.server).engine in ("WEBJS", ""):
+        config["webjs"] = {"tagsEventsOn": True}
+    return config
+
+
+def is_ours(webhook):
+    """A webhook of a session's config that points at Timelines' events endpoint (this
+    connection's, or an earlier connection's whose URL no longer works)."""
+    prefix = site_url() + reverse("whatsapp:waha_events", args=["x"])[:-2]
+    return isinstance(webhook, dict) and str(webhook.get("url") or "").startswith(prefix)
+
+
+def merged_config(current, ours):
+    """The session's config as its operator left it, with our webhook in place of any earlier
+    one of ours, and our WEBJS setting added: other webhooks, proxy, metadata are kept."""
+    config = dict(current)
+    webhooks = [hook for hook in config.get("webhooks") or [] if not is_ours(hook)]
+    config["webhooks"] = webhooks + ours["webhooks"]
+    if "webjs" in ours:
+        webjs = config.get("webjs") if isinstance(config.get("webjs"), dict) else {}
+        config["webjs"] = {**webjs, **ours["webjs"]}
+    return config
 
 
 def client_for(connection):
     return WahaClient(connection.base_url, connection.api_key, connection.session)
+
+
+def check_server(client, session):
+    """The server, and why `session` cannot work on it (WahaError if it cannot be reached)."""
+    server = client.server()
+    return server, server.refusals(session)
 
 
 @login_required
@@ -79,7 +110,8 @@ def accounts(request, workspace_id):
     linked = workspace.waha_connections.filter(account__isnull=False)
     by_account = {connection.account_id: connection for connection in linked}
     for account in accounts:
-        account.waha_connection = by_account.get(account.pk)
+        account.waha_connection = connection = by_account.get(account.pk)
+        account.waha_notes = notes_for(account, connection) if connection else []
     context = {
         "workspace": workspace,
         "accounts": accounts,
@@ -88,23 +120,51 @@ def accounts(request, workspace_id):
     return render(request, "whatsapp/accounts.html", context)
 
 
+def notes_for(account, connection):
+    """What the owner should know about a WAHA account: what its server cannot do, and the
+    restrictions WhatsApp reported (with their end dates)."""
+    server = Server.from_answer(connection.server)
+    restrictions = account.transport_settings.get("restrictions") or {}
+    return server.limits() + describe_restrictions(restrictions)
+
+
 @login_required
 def connect(request, workspace_id):
     workspace = workspace_for_owner(request, workspace_id)
     form = ConnectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        # Saved first: WAHA may post the session's first events before it has answered us.
-        connection = WahaConnection.objects.create(
-            workspace=workspace, created_by=request.user, **form.cleaned_data
-        )
-        try:
-            client_for(connection).start_session(webhook_config(connection))
-        except WahaError as exc:
-            connection.delete()
-            form.add_error(None, str(exc))
-        else:
+        connection = start(workspace, request.user, form)
+        if connection is not None:
             return redirect("whatsapp:waha_connecting", workspace.pk, connection.pk)
     return render(request, "whatsapp/connect.html", {"workspace": workspace, "form": form})
+
+
+def start(workspace, user, form):
+    """Check the server, then start the session with our webhook; the connection, or None with
+    the reasons on the form (nothing is left behind in WAHA or here)."""
+    values = form.cleaned_data
+    client = WahaClient(values["base_url"], values["api_key"], values["session"])
+    try:
+        server, refusals = check_server(client, values["session"])
+    except WahaError as exc:
+        form.add_error(None, str(exc))
+        return None
+    for reason in refusals:
+        form.add_error(None, reason)
+    if refusals:
+        return None
+    # Saved first: WAHA may post the session's first events before it has answered us.
+    connection = WahaConnection.objects.create(
+        workspace=workspace, created_by=user, server=server.as_dict(), **values
+    )
+    ours = webhook_config(connection)
+    try:
+        client.start_session(ours, lambda current: merged_config(current, ours))
+    except WahaError as exc:
+        connection.delete()
+        form.add_error(None, str(exc))
+        return None
+    return connection
 
 
 @login_required
@@ -118,6 +178,7 @@ def connecting(request, workspace_id, connection_id):
         "connection": connection,
         "connected": connected,
         "problem": problem,
+        "limits": Server.from_answer(connection.server).limits(),
     }
     return render(request, "whatsapp/connecting.html", context)
 
