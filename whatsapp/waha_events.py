@@ -34,6 +34,7 @@ from whatsapp.transports.waha import (
     phone_of,
     serialized_chat,
 )
+from whatsapp.waha_server import Server
 
 log = logging.getLogger(__name__)
 
@@ -364,6 +365,7 @@ def on_ack(connection, event):
 
 
 def on_session_status(connection, event):
+    note_server(connection, event.get("environment"))
     status = text(event["payload"].get("status"), STATUS_LENGTH).upper()
     me = obj(event.get("me"))
     restrictions = {k: me[k] for k in ("reachoutTimelock", "messageCapping") if obj(me.get(k))}
@@ -381,6 +383,19 @@ def on_session_status(connection, event):
         log.warning("WAHA session of connection %s is not a phone: %s", connection.pk, exc)
         connection.record_status(status, restrictions)
     return "ok"
+
+
+def note_server(connection, environment):
+    """Every event says which WAHA sent it: an upgraded (or replaced) server is noticed at its
+    next session status, so the accounts page and the transport know what it can do now."""
+    server = Server.from_answer(environment)
+    if server.known and server.as_dict() != connection.server:
+        connection.server = server.as_dict()
+        connection.save(update_fields=["server", "updated_at"])
+        account = connection.account
+        if account is not None:
+            account.transport_settings = {**account.transport_settings, "server": server.as_dict()}
+            account.save(update_fields=["transport_settings"])
 
 
 HANDLERS = {
