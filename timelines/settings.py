@@ -201,6 +201,14 @@ WHATSAPP_TRANSPORTS = {
 WAHA_TRUSTED_URLS = env.list("WAHA_TRUSTED_URLS", default=[])
 # Seconds to wait for WAHA's answer to one call (sending a 2 MB file can take a while).
 WAHA_TIMEOUT = env.float("WAHA_TIMEOUT", default=30.0)
+# The reconciliation sweep (whatsapp/waha_sweep.py, a schedule every 5 minutes): per run at most
+# this many accounts and seconds; per account WAHA's most recently active chats, per chat its
+# latest messages of the last hours.
+WAHA_SWEEP_ACCOUNTS = env.int("WAHA_SWEEP_ACCOUNTS", default=50)
+WAHA_SWEEP_SECONDS = env.float("WAHA_SWEEP_SECONDS", default=60.0)
+WAHA_SWEEP_CHATS = env.int("WAHA_SWEEP_CHATS", default=20)
+WAHA_SWEEP_MESSAGES = env.int("WAHA_SWEEP_MESSAGES", default=50)
+WAHA_SWEEP_HOURS = env.float("WAHA_SWEEP_HOURS", default=24.0)
 
 LOGGING = {
     "version": 1,

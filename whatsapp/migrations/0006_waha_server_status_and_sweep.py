@@ -2,10 +2,29 @@
 
 from django.db import migrations, models
 
+SWEEP = "WAHA: reconciliation sweep"
+
+
+def create_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.update_or_create(
+        name=SWEEP,
+        defaults={
+            "func": "whatsapp.waha_sweep.sweep",
+            "schedule_type": "I",
+            "minutes": 5,
+            "repeats": -1,
+        },
+    )
+
+
+def delete_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.filter(name=SWEEP).delete()
+
 
 class Migration(migrations.Migration):
 
     dependencies = [
+        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
         ('whatsapp', '0005_early_ack'),
     ]
 
@@ -35,4 +54,5 @@ class Migration(migrations.Migration):
             name='status',
             field=models.CharField(default='STARTING', max_length=64),
         ),
+        migrations.RunPython(create_schedule, delete_schedule),
     ]
