@@ -82,8 +82,8 @@ def test_the_echo_of_a_message_being_sent_is_not_recovered_as_a_new_one(
 def test_without_wahas_chat_list_it_reads_back_the_accounts_own_recent_chats(
     waha_account, waha_chat, waha_connection, fake_waha, post_event
 ):
-    fake_waha.reply("GET", "/api/default/chats?limit=20&offset=0&sortBy=conversationTimestamp"
-                    "&sortOrder=desc", 404, {"message": "Cannot GET /api/default/chats"})  # fmt: skip
+    chats = "/api/default/chats?limit=20&offset=0&sortBy=conversationTimestamp&sortOrder=desc"
+    fake_waha.reply("GET", chats, 404, {"message": "Cannot GET /api/default/chats"})
     post_event(fake_waha.event(fake_waha.message("14151231234@c.us", "first")))
     fake_waha.message("14151231234@c.us", "never reported")
     assert sweep() == {waha_connection.pk: 1}

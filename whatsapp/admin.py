@@ -11,9 +11,9 @@ from django.utils.text import Truncator
 
 from timelines.admin import ReadOnlyAdmin
 from whatsapp.models import Account, Chat, DispatcherSlot, EarlyAck, Message, WahaConnection
-from whatsapp.waha_server import Server
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
+from whatsapp.waha_server import Server
 
 
 class AccountForm(forms.ModelForm):
