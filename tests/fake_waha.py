@@ -149,12 +149,7 @@ class FakeWaha:
             "me": self.me,
             "payload": payload,
             "engine": self.engine,
-            "environment": {
-                "version": self.version,
-                "engine": self.engine,
-                "tier": self.tier,
-                "browser": None,
-            },
+            "environment": self._version(),
         }
 
     def ack(self, chat, key, name, participant=None):
@@ -164,6 +159,7 @@ class FakeWaha:
         payload = {
             "id": f"true_{chat}_{key}",
             "from": chat,
+            "to": participant if group and self.engine == "GOWS" else chat,
             "participant": participant if group else None,
             "fromMe": True,
             "ack": number[name],
@@ -215,14 +211,16 @@ class FakeWaha:
                 f"The feature is available only in Plus version. Check this out: {DOCS_URL}"
             )
         sent = self.message(body["chatId"], body.get("text") or body.get("caption") or "", True)
+        sent.pop("source")
         key = sent["id"].split("_")[2]
+        # A WAMessage (the spec's answer), with the engine's raw send result beside it.
         if self.engine == "WEBJS":
-            answer_id = {"fromMe": True, "remote": body["chatId"], "id": key}
-            return 201, {**sent, "id": {**answer_id, "_serialized": sent["id"] + "_out"}}
+            raw = {"fromMe": True, "remote": body["chatId"], "id": key}
+            return 201, {**sent, "_data": {"id": {**raw, "_serialized": sent["id"] + "_out"}}}
         if self.engine == "NOWEB":
-            jid = body["chatId"].replace("@c.us", "@s.whatsapp.net")
-            return 201, {"key": {"remoteJid": jid, "fromMe": True, "id": key}, "status": "PENDING"}
-        return 201, {**sent, "id": sent["id"]}
+            jid = _jid(body["chatId"])
+            return 201, {**sent, "key": {"remoteJid": jid, "fromMe": True, "id": key}}
+        return 201, sent
 
     def _create(self, body):
         name = body.get("name") or "session_" + uuid.uuid4().hex[:8]
