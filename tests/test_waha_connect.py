@@ -165,3 +165,19 @@ def test_a_disconnected_phone_is_linked_again_from_the_accounts_page(
     assert b"+15105566777" in owner_client.get(page).content
     waha_account.refresh_from_db()
     assert waha_account.is_connected
+
+
+def test_the_operators_own_waha_is_offered_with_its_key(owner_client, workspace, fake_waha):
+    with override_settings(WAHA_URL=fake_waha.url, WAHA_API_KEY=fake_waha.api_key):
+        form = owner_client.get(connect_url(workspace)).content.decode()
+        assert f'value="{fake_waha.url}"' in form and fake_waha.api_key not in form
+        response = start(owner_client, workspace, fake_waha, api_key="")
+    assert response.status_code == 302
+    assert WahaConnection.objects.get().api_key == fake_waha.api_key
+
+
+def test_waha_posts_to_the_address_it_reaches_us_at(owner_client, workspace, fake_waha):
+    with override_settings(WAHA_WEBHOOK_BASE_URL="http://app:8000"):
+        start(owner_client, workspace, fake_waha)
+    (body,) = fake_waha.bodies("/api/sessions")
+    assert body["config"]["webhooks"][0]["url"].startswith("http://app:8000/whatsapp/waha/")

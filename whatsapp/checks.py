@@ -9,13 +9,18 @@ from django.db import DatabaseError
 def check_waha_servers(app_configs, **kwargs):
     """E010: a WAHA server cannot serve a connected session at all (unsigned events, a session
     its tier does not run); W011: what works only partly; W012: a server that cannot be asked."""
+    from django.conf import settings
+
     from whatsapp.models import WahaConnection
     from whatsapp.transports.waha import WahaClient, WahaError
 
     try:
         connections = list(WahaConnection.objects.filter(account__isnull=False))
     except DatabaseError:  # not migrated yet: nothing is connected
-        return []
+        connections = []
+    if settings.WAHA_URL:  # the operator's own server, before anyone connects through it
+        operators = WahaConnection(base_url=settings.WAHA_URL, api_key=settings.WAHA_API_KEY)
+        connections.append(operators)
     messages, asked = [], {}
     for connection in connections:
         where = (connection.base_url, connection.api_key)

@@ -29,7 +29,6 @@ class ConnectForm(forms.Form):
         label="WAHA URL",
         max_length=500,
         assume_scheme="http",
-        initial="http://127.0.0.1:3000",
         help_text="Where Timelines reaches your WAHA server.",
     )
     api_key = forms.CharField(
@@ -37,7 +36,8 @@ class ConnectForm(forms.Form):
         max_length=200,
         required=False,
         widget=forms.PasswordInput(render_value=True),
-        help_text="WAHA's WAHA_API_KEY (sent as X-Api-Key).",
+        help_text="WAHA's WAHA_API_KEY (sent as X-Api-Key). Left empty for the operator's own "
+        "WAHA server, Timelines uses the key the operator configured.",
     )
     session = forms.RegexField(
         regex=r"^[A-Za-z0-9_-]{1,64}$",
@@ -45,6 +45,17 @@ class ConnectForm(forms.Form):
         error_messages={"invalid": "Use letters, digits, - and _ only."},
         help_text="WAHA's name for the session; one per phone.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_url"].initial = settings.WAHA_URL or "http://127.0.0.1:3000"
+
+    def clean(self):
+        values = super().clean()
+        operators = settings.WAHA_URL and values.get("base_url") == settings.WAHA_URL
+        if operators and not values.get("api_key"):
+            values["api_key"] = settings.WAHA_API_KEY
+        return values
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"].rstrip("/")
@@ -65,7 +76,7 @@ class ConnectForm(forms.Form):
 def webhook_config(connection):
     """The session config that makes WAHA post our events, signed, to the connection's URL.
     WEBJS emits acks only with its 'tag' events on (config.webjs.tagsEventsOn)."""
-    url = site_url() + reverse("whatsapp:waha_events", args=[connection.secret])
+    url = events_base() + reverse("whatsapp:waha_events", args=[connection.secret])
     webhook = {"url": url, "events": EVENTS, "hmac": {"key": connection.hmac_key}}
     config = {"webhooks": [{**webhook, "retries": RETRIES}]}
     if Server.from_answer(connection.server).engine in ("WEBJS", ""):
@@ -76,8 +87,15 @@ def webhook_config(connection):
 def is_ours(webhook):
     """A webhook of a session's config that points at Timelines' events endpoint (this
     connection's, or an earlier connection's whose URL no longer works)."""
-    prefix = site_url() + reverse("whatsapp:waha_events", args=["x"])[:-2]
-    return isinstance(webhook, dict) and str(webhook.get("url") or "").startswith(prefix)
+    path = reverse("whatsapp:waha_events", args=["x"])[:-2]
+    prefixes = {base + path for base in (site_url(), events_base())}
+    url = str(webhook.get("url") or "") if isinstance(webhook, dict) else ""
+    return url.startswith(tuple(prefixes))
+
+
+def events_base():
+    """Timelines' address as WAHA sees it (WAHA_WEBHOOK_BASE_URL, else the site's URL)."""
+    return settings.WAHA_WEBHOOK_BASE_URL or site_url()
 
 
 def merged_config(current, ours):
