@@ -181,3 +181,20 @@ def test_waha_posts_to_the_address_it_reaches_us_at(owner_client, workspace, fak
         start(owner_client, workspace, fake_waha)
     (body,) = fake_waha.bodies("/api/sessions")
     assert body["config"]["webhooks"][0]["url"].startswith("http://app:8000/whatsapp/waha/")
+
+
+def test_a_qr_code_waha_cannot_show_yet_says_why(owner_client, workspace, fake_waha):
+    page = start(owner_client, workspace, fake_waha)["Location"]
+    fake_waha.status = "STARTING"
+    qr = owner_client.get(page + "qr.png")
+    assert qr.status_code == 404
+    assert "Session status is not as expected" in qr.content.decode()
+
+
+def test_a_session_waha_will_not_create_is_reported_and_nothing_is_kept(
+    owner_client, workspace, fake_waha
+):
+    fake_waha.reply("POST", "/api/sessions", 500, {"statusCode": 500, "message": "disk full"})
+    response = start(owner_client, workspace, fake_waha)
+    assert response.status_code == 200 and "disk full" in response.content.decode()
+    assert not WahaConnection.objects.exists()
