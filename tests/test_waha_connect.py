@@ -98,33 +98,31 @@ def test_an_existing_session_keeps_the_operators_config_and_gains_our_webhook(
     assert "/api/sessions/default/start" in fake_waha.paths("POST")  # it was stopped
 
 
-def test_reconnecting_replaces_our_old_webhook_and_restarts_nothing_needlessly(
+def test_connecting_the_same_session_again_changes_nothing_in_waha(
     owner_client, workspace, fake_waha
 ):
     start(owner_client, workspace, fake_waha)
     first = WahaConnection.objects.get()
     fake_waha.status = "WORKING"
-    start(owner_client, workspace, fake_waha)  # the owner connects again: a new secret URL
-    second = WahaConnection.objects.latest("pk")
-    (put,) = [body for method, _, body, _ in fake_waha.calls if method == "PUT"]
-    (hook,) = put["config"]["webhooks"]
-    assert second.secret in hook["url"] and first.secret not in hook["url"]
-    assert "/api/sessions/default/start" not in fake_waha.paths("POST")  # running: no restart
-
     fake_waha.calls.clear()
-    fake_waha.sessions["default"] = {**fake_waha.sessions["default"], "debug": True}
-    WahaConnection.objects.filter(pk=second.pk).delete()
-    with override_settings(SITE_URL="http://testserver"):
-        # Same config as ours already: WAHA is neither updated nor restarted.
-        connection = WahaConnection.objects.create(
-            workspace=workspace, base_url=fake_waha.url, session="default",
-            secret=second.secret, hmac_key=second.hmac_key, server=second.server,
-        )  # fmt: skip
-        from whatsapp.waha_connect import merged_config, webhook_config
+    assert start(owner_client, workspace, fake_waha).status_code == 302
+    assert WahaConnection.objects.get() == first  # the same secret URL and HMAC key
+    assert [m for m, *_ in fake_waha.calls if m in ("PUT",)] == []  # not updated...
+    assert "/api/sessions/default/start" not in fake_waha.paths()  # ...nor restarted
 
-        ours = webhook_config(connection)
-        current = fake_waha.sessions["default"]
-        assert merged_config(current, ours) == current
+
+def test_an_older_webhook_of_ours_is_replaced_and_the_operators_kept(
+    owner_client, workspace, fake_waha
+):
+    stale = {"url": "http://testserver/whatsapp/waha/an-old-secret/", "events": ["message.any"]}
+    fake_waha.sessions["default"] = {**OPERATORS, "webhooks": OPERATORS["webhooks"] + [stale]}
+    fake_waha.status = "WORKING"
+    start(owner_client, workspace, fake_waha)
+    connection = WahaConnection.objects.get()
+    (put,) = [body for method, _, body, _ in fake_waha.calls if method == "PUT"]
+    crm, ours = put["config"]["webhooks"]
+    assert crm == OPERATORS["webhooks"][0] and connection.secret in ours["url"]
+    assert "/api/sessions/default/start" not in fake_waha.paths()  # WAHA restarts it itself
 
 
 def test_it_says_so_when_waha_refuses_the_key(owner_client, workspace, fake_waha):

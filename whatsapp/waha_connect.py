@@ -171,18 +171,33 @@ def start(workspace, user, form):
         form.add_error(None, reason)
     if refusals:
         return None
-    # Saved first: WAHA may post the session's first events before it has answered us.
-    connection = WahaConnection.objects.create(
-        workspace=workspace, created_by=user, server=server.as_dict(), **values
-    )
+    connection, created = connection_for(workspace, user, server, values)
     ours = webhook_config(connection)
     try:
         client.start_session(ours, lambda current: merged_config(current, ours))
     except WahaError as exc:
-        connection.delete()
+        if created:
+            connection.delete()
         form.add_error(None, str(exc))
         return None
     return connection
+
+
+def connection_for(workspace, user, server, values):
+    """The workspace's connection to this WAHA session, saved before WAHA is asked to start it
+    (WAHA may post the session's first events before it has answered). Connecting the same
+    session again keeps its secret URL and HMAC key: WAHA's config then stays as it is, and a
+    running session is not restarted. (connection, created)"""
+    same = {"base_url": values["base_url"], "session": values["session"]}
+    connection = workspace.waha_connections.filter(**same).order_by("-pk").first()
+    if connection is None:
+        connection = WahaConnection.objects.create(
+            workspace=workspace, created_by=user, server=server.as_dict(), **values
+        )
+        return connection, True
+    connection.api_key, connection.server = values["api_key"], server.as_dict()
+    connection.save(update_fields=["api_key", "server", "updated_at"])
+    return connection, False
 
 
 @login_required
