@@ -64,6 +64,15 @@ def test_a_sweep_stores_every_dropped_message_once_and_a_second_finds_nothing(
     assert (waha_connection.last_recovered, waha_connection.recovered) == (0, dropped)
 
 
+def test_status_updates_and_channels_are_not_read_back(waha_account, waha_connection, fake_waha):
+    fake_waha.message("status@broadcast", "a story", participant="14151231234@c.us")
+    fake_waha.message("120363999999999999@newsletter", "news")
+    fake_waha.message("14151231234@c.us", "a real one")
+    assert sweep() == {waha_connection.pk: 1}
+    (read,) = [path for path in fake_waha.paths() if "/messages" in path]
+    assert read.startswith("/api/default/chats/14151231234%40c.us/messages?limit=50&")
+
+
 def test_the_echo_of_a_message_being_sent_is_not_recovered_as_a_new_one(
     waha_account, waha_chat, waha_connection, fake_waha
 ):

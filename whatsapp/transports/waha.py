@@ -96,6 +96,9 @@ def from_timestamp(seconds):
         return timezone.now()
 
 
+CHAT_SUFFIXES = ("@c.us", "@s.whatsapp.net", "@g.us", "@lid")
+
+
 class WahaError(Exception):
     """WAHA could not be reached or refused a call (connect flow, QR code)."""
 
@@ -213,7 +216,8 @@ class WahaClient:
         query = f"?limit={limit}&offset=0&sortBy=conversationTimestamp&sortOrder=desc"
         answer = self._checked_list("GET", f"/api/{self._path}/chats{query}")
         ids = [obj_id(chat.get("id")) for chat in answer if isinstance(chat, dict)]
-        return [chat_id for chat_id in ids if chat_id]
+        # Contacts and groups only: status@broadcast and channels (@newsletter) are not chats.
+        return [chat_id for chat_id in ids if chat_id.endswith(CHAT_SUFFIXES)]
 
     def chat_messages(self, chat_id, limit, since):
         """The chat's latest `limit` messages since `since` (Unix seconds), newest first."""
