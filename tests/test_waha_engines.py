@@ -3,10 +3,13 @@ documented examples): a message typed on the phone, a received one, a group mess
 LID, a direct ack and a group ack. Each message is stored once and reported once by the
 outbound webhook, whatever WAHA retries."""
 
+from collections import Counter
+
 import pytest
 
 from credits.models import grant
 from tests.fake_waha import fixture
+from webhooks.outbound import dispatch
 from webhooks.outbound.models import Delivery, OutboundWebhook
 from whatsapp.models import Chat, Message
 from whatsapp.outbox import queue_message
@@ -18,11 +21,16 @@ LID = "203040506070809@lid"
 
 @pytest.fixture
 def reported(waha_account, receiver):
-    """The outbound webhook, enabled: `reported()` is how many deliveries each message got."""
+    """The outbound webhook, enabled: `reported()` delivers what is due and says, per stored
+    message, how many deliveries it got and how many POSTs the receiver saw for it."""
     OutboundWebhook.for_workspace(waha_account.workspace).configure(url=receiver.url, enabled=True)
 
     def count():
-        return [(m.text, Delivery.objects.filter(message=m).count()) for m in Message.objects.all()]
+        dispatch.deliver_due()
+        seen = Counter(body["message"]["message_id"] for body in receiver.bodies())
+        for message in Message.objects.all():
+            assert Delivery.objects.filter(message=message).count() == seen[message.message_id]
+        return [(m.text, seen[m.message_id]) for m in Message.objects.all()]
 
     return count
 
