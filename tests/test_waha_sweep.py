@@ -59,7 +59,7 @@ def test_a_sweep_stores_every_dropped_message_once_and_a_second_finds_nothing(
     with CaptureQueriesContext(db) as queries:
         assert sweep() == {waha_connection.pk: 0}
     assert len(fake_waha.calls) == 1 + len(CHATS)  # the chats, then each chat's messages
-    assert len(queries) <= 4
+    assert len(queries) <= 1 + 3  # the accounts, then per account: claim, known ids, counters
     waha_connection.refresh_from_db()
     assert (waha_connection.last_recovered, waha_connection.recovered) == (0, dropped)
 
@@ -129,3 +129,11 @@ def test_the_sweep_runs_on_a_schedule(db):
 
     schedule = Schedule.objects.get(func="whatsapp.waha_sweep.sweep")
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 5
+
+
+def test_two_runs_never_sweep_one_account_at_once(waha_account, waha_connection, fake_waha):
+    from whatsapp.waha_sweep import claim
+
+    stale = WahaConnection.objects.get(pk=waha_connection.pk)
+    assert sweep() == {waha_connection.pk: 0}  # this run took it
+    assert claim(stale, stale.swept_at) is False  # a run that read it before cannot

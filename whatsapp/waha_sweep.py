@@ -6,9 +6,9 @@ through the same `store_once` as events, so the outbound webhooks report it.
 One run is bounded: the accounts swept longest ago first, at most WAHA_SWEEP_ACCOUNTS of them and
 for at most WAHA_SWEEP_SECONDS; per account WAHA's WAHA_SWEEP_CHATS most recently active chats,
 and per chat its latest WAHA_SWEEP_MESSAGES messages of the last WAHA_SWEEP_HOURS. Per account
-that is 1 + chats requests to WAHA and, when nothing was missed, three queries (the account's
-known ids among what WAHA listed, and the counters); each recovered message costs what an event
-costs.
+that is 1 + chats requests to WAHA and, when nothing was missed, three queries (the claim, the
+account's known ids among what WAHA listed, the counters); each recovered message costs what an
+event costs. A WAHA that fails midway keeps what was read before it failed.
 """
 
 import logging
@@ -43,24 +43,33 @@ def sweep(now=None):
     for connection in connections:
         if time.monotonic() > deadline:
             break  # the next run starts with the accounts this one did not reach
-        recovered[connection.pk] = sweep_account(connection, now)
+        if claim(connection, now):
+            recovered[connection.pk] = sweep_account(connection, now, deadline)
     return recovered
 
 
-def sweep_account(connection, now):
+def claim(connection, now):
+    """Take the account for this run (compare-and-swap on swept_at): two runs never sweep it at
+    once, and one cut short (a killed worker, a WAHA that hangs) sends it to the back."""
+    claimed = WahaConnection.objects.filter(pk=connection.pk, swept_at=connection.swept_at)
+    return claimed.update(swept_at=now) == 1
+
+
+def sweep_account(connection, now, deadline=float("inf")):
     """Read the account's recent messages back from WAHA and store the missing ones; how many."""
     client = WahaClient(connection.base_url, connection.api_key, connection.session)
     since = now - timedelta(hours=settings.WAHA_SWEEP_HOURS)
+    listed = []
     try:
-        listed = [m for chat in active_chats(client, connection.account, since)
-                  for m in client.chat_messages(chat, settings.WAHA_SWEEP_MESSAGES,
-                                                since.timestamp())]  # fmt: skip
+        for chat in active_chats(client, connection.account, since):
+            if time.monotonic() > deadline:
+                break
+            listed += client.chat_messages(chat, settings.WAHA_SWEEP_MESSAGES, since.timestamp())
     except WahaError as exc:
         log.warning("WAHA sweep of connection %s could not read back: %s", connection.pk, exc)
-        listed = None
     count = store_missing(connection, listed) if listed else 0
     WahaConnection.objects.filter(pk=connection.pk).update(
-        swept_at=now, last_recovered=count, recovered=F("recovered") + count
+        last_recovered=count, recovered=F("recovered") + count
     )
     if count:
         log.info("WAHA sweep recovered %s message(s) for connection %s", count, connection.pk)
