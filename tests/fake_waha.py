@@ -1,9 +1,17 @@
-"""A fake WAHA: a real HTTP server on 127.0.0.1 that implements the calls Timelines makes,
-records them, answers what a test asks, and signs events the way WAHA does."""
+"""A fake WAHA: a real HTTP server on 127.0.0.1 that implements the calls Timelines makes the way
+WAHA does (its OpenAPI spec of 2026.7.1, tests/fixtures/waha/openapi-subset.json), records them and
+its answers, and builds the events WAHA would post, signed.
+
+It answers as one engine (WEBJS, NOWEB or GOWS: each engine's own layout of a message) of one
+version and tier: Core before 2024.11.5 (no HMAC), Core before 2026.6.1 (only the `default`
+session, no sendFile: WAHA's own 422 "available only in Plus version"), a current Core, or Plus.
+"""
 
 import hashlib
 import hmac
+import itertools
 import json
+import random
 import threading
 import time
 import uuid
@@ -17,11 +25,20 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1b3900000000049454e44ae426082"
 )
+DOCS_URL = "https://waha.devlike.pro/"
+NOT_AS_EXPECTED = "Session status is not as expected. Try again later or restart the session"
+ME = "15105566777@c.us"
+
+# The version/tier combinations whose behaviour differs for Timelines.
+CORE_OLD = {"version": "2024.10.8", "tier": "CORE"}  # unsigned events, one session, no files
+CORE_NO_FILES = {"version": "2025.12.2", "tier": "CORE"}  # signed, but one session, no files
+CORE_NEW = {"version": "2026.7.1", "tier": "CORE"}
+PLUS = {"version": "2025.12.2", "tier": "PLUS"}
 
 
 def fixture(name, **changes):
-    """A captured WAHA event body from tests/fixtures/waha/, with top-level or payload
-    fields changed (`payload__body="hi"` changes payload.body)."""
+    """A captured WAHA event body from tests/fixtures/waha/ (`webjs/message_ack` for an engine's
+    own), with top-level or payload fields changed (`payload__body="hi"` changes payload.body)."""
     event = json.loads((FIXTURES / f"{name}.json").read_text())
     for key, value in changes.items():
         target, field = (event["payload"], key[9:]) if key.startswith("payload__") else (event, key)
@@ -33,20 +50,35 @@ def sign(body, key):
     return hmac.new(key.encode(), body, hashlib.sha512).hexdigest()
 
 
-class FakeWaha:
-    """Answers like WAHA; `calls` records (method, path, json body, headers)."""
+def version_tuple(version):
+    return tuple(int(part) for part in version.split("."))
 
-    def __init__(self, api_key="waha-key"):
+
+def unprocessable(message):
+    """NestJS's UnprocessableEntityException(message), as WAHA answers it."""
+    return 422, {"message": message, "error": "Unprocessable Entity", "statusCode": 422}
+
+
+class FakeWaha:
+    """Answers like WAHA; `calls` records (method, path, json body, headers) and `answers`
+    (method, path, status, body) of every call."""
+
+    def __init__(self, api_key="waha-key", engine="WEBJS", version="2026.7.1", tier="CORE"):
         self.api_key = api_key
-        self.calls = []
+        self.engine, self.version, self.tier = engine, version, tier
+        self.calls, self.answers = [], []
         self.replies = {}  # (method, path) -> list of (status, body) answered once each, in order
         self.delay = 0.0
-        self.status = "SCAN_QR_CODE"
-        self.me = {"id": "15105566777@c.us", "pushName": "Acme phone"}
-        self.sessions = set()
+        self.status = "SCAN_QR_CODE"  # of every session (the fake links one phone)
+        self.me = {"id": ME, "pushName": "Acme phone"}
+        self.sessions = {}  # name -> config
         self.numbers = {}  # phone digits -> exists?
         self.lids = {}  # '<id>@lid' -> '<digits>@c.us' WAHA knows
+        self.names = {}  # '<digits>@c.us' -> push name
         self.files = {}  # path -> (content type, bytes): downloads such as a message's file_url
+        self.history = {}  # chat id -> [message payloads], oldest first (WAHA's message store)
+        self.drop_rate, self.random = 0.0, random.Random(12)
+        self.clock = itertools.count(int(time.time()) - 3600)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.server.block_on_close = False  # a test that timed out does not wait for the reply
@@ -74,45 +106,217 @@ class FakeWaha:
     def bodies(self, path):
         return [body for _, p, body, _ in self.calls if p == path]
 
-    # The calls WAHA implements (only those Timelines makes).
+    def since(self, version):
+        return version_tuple(self.version) >= version_tuple(version)
+
+    @property
+    def core_without_plus(self):
+        """Core before 2026.6.1: one session, no files."""
+        return self.tier == "CORE" and not self.since("2026.6.1")
+
+    # Messages as this engine shapes them, and the events that report them.
+
+    def message(self, chat, body, from_me=False, participant=None, source="app", key=None):
+        """A new message in WAHA's store: `chat` '<digits>@c.us' or '<id>@g.us', `participant`
+        the sender in a group. Returns its payload, in this engine's layout."""
+        key = key or "3EB0" + uuid.uuid4().hex[:16].upper()
+        group = chat.endswith("@g.us")
+        sender = ME if from_me else (participant if group else chat)
+        serialized = f"{'true' if from_me else 'false'}_{chat}_{key}"
+        payload = {
+            "id": serialized,
+            "timestamp": next(self.clock),
+            "fromMe": from_me,
+            "body": body,
+            "hasMedia": False,
+            "media": None,
+            "ack": 1,
+            "ackName": "SERVER",
+            "vCards": [],
+        }
+        payload.update(SHAPES[self.engine](self, chat, key, sender, from_me, group, serialized))
+        self.history.setdefault(chat, []).append(payload)
+        return {**payload, "source": source}
+
+    def event(self, payload, event="message.any", session="default"):
+        """The envelope WAHA posts for `payload`."""
+        return {
+            "id": "evt_" + uuid.uuid4().hex[:26],
+            "timestamp": int(time.time() * 1000),
+            "event": event,
+            "session": session,
+            "metadata": {},
+            "me": self.me,
+            "payload": payload,
+            "engine": self.engine,
+            "environment": self._version(),
+        }
+
+    def ack(self, chat, key, name, participant=None):
+        """message.ack (or message.ack.group in a group, since 2025.12.2) for our message."""
+        number = {"ERROR": -1, "PENDING": 0, "SERVER": 1, "DEVICE": 2, "READ": 3, "PLAYED": 4}
+        group = chat.endswith("@g.us")
+        payload = {
+            "id": f"true_{chat}_{key}",
+            "from": chat,
+            "to": participant if group and self.engine == "GOWS" else chat,
+            "participant": participant if group else None,
+            "fromMe": True,
+            "ack": number[name],
+            "ackName": name,
+        }
+        if group and not self.since("2025.12.2"):
+            return None  # older servers never report group acks
+        return self.event(payload, "message.ack.group" if group else "message.ack")
+
+    def deliver(self, post, event):
+        """Post `event` with `post` unless this delivery is one the fake drops (drop_rate):
+        WAHA's trackers show events that never fire. True if it was posted."""
+        if event is None or self.random.random() < self.drop_rate:
+            return False
+        post(event)
+        return True
+
+    # The calls WAHA implements (those Timelines makes).
 
     def answer(self, method, path, body):
         if self.replies.get((method, path)):
             return self.replies[(method, path)].pop(0)
-        if path in ("/api/sendText", "/api/sendFile"):
-            return 201, self._sent(body)
-        if path == "/api/sessions" and method == "POST":
+        route = urlsplit(path).path
+        if route == "/api/server/version":
+            return 200, self._version()
+        if route in ("/api/sendText", "/api/sendFile"):
+            return self._send(route, body)
+        if route == "/api/sessions" and method == "POST":
             return self._create(body)
-        if path.startswith("/api/contacts/check-exists"):
+        if route == "/api/contacts/check-exists":
             phone = parse_qs(urlsplit(path).query)["phone"][0]
             return 200, {"numberExists": self.numbers.get(phone, True), "chatId": phone + "@c.us"}
-        return self._session_call(method, path)
+        return self._session_call(method, path, body)
 
-    def _sent(self, body):
-        key = "3EB0" + uuid.uuid4().hex[:16].upper()
-        serialized = f"true_{body['chatId']}_{key}"
-        return {"id": {"fromMe": True, "id": key, "_serialized": serialized + "_out"}}
+    def _version(self):
+        browser = "/usr/bin/chromium" if self.engine == "WEBJS" else None
+        return {
+            "version": self.version,
+            "engine": self.engine,
+            "tier": self.tier,
+            "browser": browser,
+            "platform": "linux/x64",
+            "worker": {"id": None},
+        }
+
+    def _send(self, route, body):
+        if route == "/api/sendFile" and self.core_without_plus:
+            return unprocessable(
+                f"The feature is available only in Plus version. Check this out: {DOCS_URL}"
+            )
+        sent = self.message(body["chatId"], body.get("text") or body.get("caption") or "", True)
+        sent.pop("source")
+        key = sent["id"].split("_")[2]
+        # A WAMessage (the spec's answer), with the engine's raw send result beside it.
+        if self.engine == "WEBJS":
+            raw = {"fromMe": True, "remote": body["chatId"], "id": key}
+            return 201, {**sent, "_data": {"id": {**raw, "_serialized": sent["id"] + "_out"}}}
+        if self.engine == "NOWEB":
+            jid = _jid(body["chatId"])
+            return 201, {**sent, "key": {"remoteJid": jid, "fromMe": True, "id": key}}
+        return 201, sent
 
     def _create(self, body):
-        if body["name"] in self.sessions:
-            return 422, {"statusCode": 422, "message": f"Session '{body['name']}' already exists"}
-        self.sessions.add(body["name"])
-        return 201, {"name": body["name"], "status": "STARTING", "config": body.get("config")}
+        name = body.get("name") or "session_" + uuid.uuid4().hex[:8]
+        if name in self.sessions:
+            return unprocessable(f"Session '{name}' already exists. Use PUT to update it.")
+        if name != "default" and self.core_without_plus:
+            return unprocessable(
+                "WAHA Core support only 'default' session. If you want to run more then one "
+                f"WhatsApp account - please get WAHA PLUS version. Check this out: {DOCS_URL}"
+            )
+        self.sessions[name] = body.get("config") or {}
+        return 201, self._session(name, "STARTING" if body.get("start") else "STOPPED")
 
-    def _session_call(self, method, path):
-        parts = [unquote(part) for part in path.strip("/").split("/")]
-        if len(parts) == 4 and parts[2] == "lids":
-            return 200, {"lid": parts[3], "pn": self.lids.get(parts[3])}
-        if parts[-2:] == ["auth", "qr"]:
+    def _session(self, name, status=None):
+        status = status or self.status
+        return {
+            "name": name,
+            "status": status,
+            "config": self.sessions.get(name) or {},
+            "me": self.me if status == "WORKING" else None,
+            "engine": {"engine": self.engine},
+            "presence": None,
+            "timestamps": {"activity": None},
+        }
+
+    def _session_call(self, method, path, body):
+        route, query = urlsplit(path).path, parse_qs(urlsplit(path).query)
+        parts = [unquote(part) for part in route.strip("/").split("/")]
+        if parts[:2] == ["api", "sessions"]:
+            return self._sessions(method, parts[2:], body)
+        session = parts[1]
+        if session not in self.sessions:
+            return 404, {
+                "statusCode": 404,
+                "message": f'Session "{session}" not found',
+                "error": "Not Found",
+            }
+        rest = parts[2:]
+        if rest[:1] == ["lids"] and len(rest) == 2:
+            if not self.since("2025.5.4"):
+                return 404, {
+                    "message": f"Cannot GET {route}",
+                    "error": "Not Found",
+                    "statusCode": 404,
+                }
+            return 200, {"lid": rest[1], "pn": self.lids.get(rest[1])}
+        if rest == ["auth", "qr"]:
             if self.status != "SCAN_QR_CODE":
-                return 422, {"statusCode": 422, "message": "Can get QR code only in SCAN_QR_CODE"}
+                return 422, {
+                    "error": NOT_AS_EXPECTED,
+                    "session": session,
+                    "status": self.status,
+                    "expected": ["SCAN_QR_CODE"],
+                }
             return 200, PNG
-        if parts[-1] == "me":
+        if rest == ["chats"]:
+            return 200, self._chats(query)
+        if len(rest) == 3 and rest[0] == "chats" and rest[2] == "messages":
+            return 200, self._messages(rest[1], query)
+        return 404, {"message": f"Cannot {method} {route}", "error": "Not Found", "statusCode": 404}
+
+    def _sessions(self, method, rest, body):
+        name = rest[0]
+        if name not in self.sessions:
+            return 404, {
+                "statusCode": 404,
+                "message": f'Session "{name}" not found',
+                "error": "Not Found",
+            }
+        if rest[1:] == ["me"]:
             return 200, self.me if self.status == "WORKING" else None
-        if method == "GET":
-            me = self.me if self.status == "WORKING" else None
-            return 200, {"name": parts[2], "status": self.status, "me": me}
-        return 201 if method == "POST" else 200, {"name": parts[2], "status": "STARTING"}
+        if rest[1:] == ["start"]:
+            return 201, self._session(name)
+        if method == "PUT":
+            # WAHA restarts a session it updates, unless it is stopped.
+            self.sessions[name] = body.get("config") or {}
+            return 200, self._session(name, "STOPPED" if self.status == "STOPPED" else "STARTING")
+        return 200, self._session(name)
+
+    def _chats(self, query):
+        limit = int(float(query.get("limit", ["100"])[0]))
+        latest = sorted(self.history, key=lambda chat: -self.history[chat][-1]["timestamp"])
+        return [
+            {
+                "id": chat,
+                "name": self.names.get(chat),
+                "conversationTimestamp": self.history[chat][-1]["timestamp"],
+            }
+            for chat in latest[:limit]
+        ]
+
+    def _messages(self, chat, query):
+        limit = int(float(query["limit"][0]))
+        since = float(query.get("filter.timestamp.gte", ["0"])[0])
+        found = [m for m in self.history.get(chat, []) if m["timestamp"] >= since]
+        return list(reversed(found))[:limit]
 
     def _handler(self):
         fake = self
@@ -131,6 +335,7 @@ class FakeWaha:
                     status, answer = 401, {"message": "Unauthorized", "statusCode": 401}
                 else:
                     status, answer = fake.answer(self.command, self.path, body)
+                fake.answers.append((self.command, self.path, status, answer))
                 self._write(status, answer)
 
             def _write(self, status, answer):
@@ -155,3 +360,57 @@ class FakeWaha:
                 pass
 
         return Handler
+
+
+# Each engine's own fields of a message (WAHA's engines, read in its source and docs): who is in
+# `from` and `to`, how the sender of a group message is named, and the engine's raw `_data`.
+
+
+def _webjs(fake, chat, key, sender, from_me, group, serialized):
+    """whatsapp-web.js: `from` is the sender, `to` the receiver (our number for what we get);
+    a group message's id ends with its author."""
+    fields = {"from": ME if from_me else chat, "to": chat if from_me else ME}
+    data_id = {"fromMe": from_me, "remote": chat, "id": key, "_serialized": serialized}
+    if group and not from_me:
+        fields["id"] = serialized + "_" + sender
+        fields["participant"] = fields["author"] = sender
+        data_id.update(participant=sender, _serialized=fields["id"])
+    data = {"id": data_id, "type": "chat", "self": "out" if from_me else "in"}
+    if not from_me and fake.names.get(sender):
+        data["notifyName"] = fake.names[sender]
+    return {**fields, "_data": data}
+
+
+def _jid(chat_id):
+    return chat_id.replace("@c.us", "@s.whatsapp.net")
+
+
+def _noweb(fake, chat, key, sender, from_me, group, serialized):
+    """Baileys: `from` is the chat (key.remoteJid) both ways; `to` only in groups."""
+    data_key = {"remoteJid": _jid(chat), "fromMe": from_me, "id": key}
+    fields = {"from": chat}
+    if group:
+        fields.update(to=chat, participant=sender)
+        data_key["participant"] = _jid(sender)
+    data = {"key": data_key, "pushName": fake.names.get(sender, ""), "status": 2}
+    return {**fields, "_data": data}
+
+
+def _gows(fake, chat, key, sender, from_me, group, serialized):
+    """whatsmeow: `from` is the chat (Info.Chat) both ways; `to` empty in direct chats and the
+    sender in groups."""
+    fields = {"from": chat, "to": sender if group else ""}
+    if group:
+        fields["participant"] = sender
+    info = {
+        "Chat": _jid(chat),
+        "Sender": _jid(sender),
+        "IsFromMe": from_me,
+        "IsGroup": group,
+        "ID": key,
+        "PushName": fake.names.get(sender, ""),
+    }
+    return {**fields, "_data": {"Info": info}}
+
+
+SHAPES = {"WEBJS": _webjs, "NOWEB": _noweb, "GOWS": _gows}

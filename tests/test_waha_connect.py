@@ -31,7 +31,13 @@ def test_it_starts_the_session_with_our_signed_webhook(owner_client, workspace, 
     assert body["name"] == "default" and body["start"] is True
     (webhook,) = body["config"]["webhooks"]
     assert webhook["url"] == f"http://testserver/whatsapp/waha/{connection.secret}/"
-    assert webhook["events"] == ["message.any", "message.ack", "session.status"]
+    assert webhook["events"] == [
+        "message.any",
+        "message.ack",
+        "message.ack.group",
+        "session.status",
+    ]
+    assert body["config"]["webjs"] == {"tagsEventsOn": True}
     assert webhook["hmac"] == {"key": connection.hmac_key} and len(connection.hmac_key) >= 40
     assert len(connection.secret) >= 40  # ≥ 128 bits in the URL
 
@@ -68,17 +74,55 @@ def test_a_working_event_links_the_account_without_the_page(
     assert connection.account.phone == "+15105566777" and connection.account.is_connected
 
 
-def test_an_existing_session_gets_our_webhook_and_is_started(owner_client, workspace, fake_waha):
-    fake_waha.sessions.add("default")
+OPERATORS = {
+    "webhooks": [{"url": "https://crm.example.com/waha", "events": ["message"]}],
+    "proxy": {"server": "proxy.example.com:3128", "username": "u", "password": "p"},
+    "metadata": {"tenant": "42"},
+    "webjs": {"tagsEventsOn": False},
+}
+
+
+def test_an_existing_session_keeps_the_operators_config_and_gains_our_webhook(
+    owner_client, workspace, fake_waha
+):
+    fake_waha.sessions["default"] = OPERATORS
+    fake_waha.status = "STOPPED"
     assert start(owner_client, workspace, fake_waha).status_code == 302
-    paths = fake_waha.paths()
-    assert "/api/sessions/default" in paths and "/api/sessions/default/start" in paths
-    put = [body for method, path, body, _ in fake_waha.calls if method == "PUT"]
-    assert put[0]["config"]["webhooks"][0]["events"] == [
-        "message.any",
-        "message.ack",
-        "session.status",
-    ]
+    (put,) = [body for method, _, body, _ in fake_waha.calls if method == "PUT"]
+    config = put["config"]
+    assert config["proxy"] == OPERATORS["proxy"] and config["metadata"] == {"tenant": "42"}
+    crm, ours = config["webhooks"]
+    assert crm == OPERATORS["webhooks"][0]
+    assert ours["url"].startswith("http://testserver/whatsapp/waha/")
+    assert "message.ack.group" in ours["events"] and config["webjs"] == {"tagsEventsOn": True}
+    assert "/api/sessions/default/start" in fake_waha.paths("POST")  # it was stopped
+
+
+def test_connecting_the_same_session_again_changes_nothing_in_waha(
+    owner_client, workspace, fake_waha
+):
+    start(owner_client, workspace, fake_waha)
+    first = WahaConnection.objects.get()
+    fake_waha.status = "WORKING"
+    fake_waha.calls.clear()
+    assert start(owner_client, workspace, fake_waha).status_code == 302
+    assert WahaConnection.objects.get() == first  # the same secret URL and HMAC key
+    assert [m for m, *_ in fake_waha.calls if m in ("PUT",)] == []  # not updated...
+    assert "/api/sessions/default/start" not in fake_waha.paths()  # ...nor restarted
+
+
+def test_an_older_webhook_of_ours_is_replaced_and_the_operators_kept(
+    owner_client, workspace, fake_waha
+):
+    stale = {"url": "http://testserver/whatsapp/waha/an-old-secret/", "events": ["message.any"]}
+    fake_waha.sessions["default"] = {**OPERATORS, "webhooks": OPERATORS["webhooks"] + [stale]}
+    fake_waha.status = "WORKING"
+    start(owner_client, workspace, fake_waha)
+    connection = WahaConnection.objects.get()
+    (put,) = [body for method, _, body, _ in fake_waha.calls if method == "PUT"]
+    crm, ours = put["config"]["webhooks"]
+    assert crm == OPERATORS["webhooks"][0] and connection.secret in ours["url"]
+    assert "/api/sessions/default/start" not in fake_waha.paths()  # WAHA restarts it itself
 
 
 def test_it_says_so_when_waha_refuses_the_key(owner_client, workspace, fake_waha):
@@ -119,3 +163,36 @@ def test_a_disconnected_phone_is_linked_again_from_the_accounts_page(
     assert b"+15105566777" in owner_client.get(page).content
     waha_account.refresh_from_db()
     assert waha_account.is_connected
+
+
+def test_the_operators_own_waha_is_offered_with_its_key(owner_client, workspace, fake_waha):
+    with override_settings(WAHA_URL=fake_waha.url, WAHA_API_KEY=fake_waha.api_key):
+        form = owner_client.get(connect_url(workspace)).content.decode()
+        assert f'value="{fake_waha.url}"' in form and fake_waha.api_key not in form
+        response = start(owner_client, workspace, fake_waha, api_key="")
+    assert response.status_code == 302
+    assert WahaConnection.objects.get().api_key == fake_waha.api_key
+
+
+def test_waha_posts_to_the_address_it_reaches_us_at(owner_client, workspace, fake_waha):
+    with override_settings(WAHA_WEBHOOK_BASE_URL="http://app:8000"):
+        start(owner_client, workspace, fake_waha)
+    (body,) = fake_waha.bodies("/api/sessions")
+    assert body["config"]["webhooks"][0]["url"].startswith("http://app:8000/whatsapp/waha/")
+
+
+def test_a_qr_code_waha_cannot_show_yet_says_why(owner_client, workspace, fake_waha):
+    page = start(owner_client, workspace, fake_waha)["Location"]
+    fake_waha.status = "STARTING"
+    qr = owner_client.get(page + "qr.png")
+    assert qr.status_code == 404
+    assert "Session status is not as expected" in qr.content.decode()
+
+
+def test_a_session_waha_will_not_create_is_reported_and_nothing_is_kept(
+    owner_client, workspace, fake_waha
+):
+    fake_waha.reply("POST", "/api/sessions", 500, {"statusCode": 500, "message": "disk full"})
+    response = start(owner_client, workspace, fake_waha)
+    assert response.status_code == 200 and "disk full" in response.content.decode()
+    assert not WahaConnection.objects.exists()

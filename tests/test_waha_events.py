@@ -216,7 +216,7 @@ def test_it_takes_the_number_the_engine_puts_beside_a_lid(post_event, waha_accou
 
 
 def test_a_lid_nobody_can_resolve_is_acknowledged_and_skipped(post_event, waha_account, caplog):
-    event = fixture("message_any_received", payload__from=LID)
+    event = fixture("message_any_received", payload__from=LID, payload__id=f"false_{LID}_3EB0AB")
     with caplog.at_level(logging.INFO, logger="whatsapp.waha_events"):
         assert post_event(event).json() == {"status": "ignored"}
     assert Message.objects.count() == 0 and "not stored" in caplog.text

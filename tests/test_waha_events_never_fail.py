@@ -18,6 +18,10 @@ FIXTURES = [
     "message_any_media",
     "message_ack",
     "session_status",
+] + [
+    f"{engine}/{name}"
+    for engine in ("webjs", "noweb", "gows")
+    for name in ("message_any_group_lid", "message_ack_group", "message_any_from_phone")
 ]
 json_values = strategies.json_values(
     [
@@ -33,6 +37,9 @@ json_values = strategies.json_values(
         "http://localhost:3000/api/files/x.pdf",
         "\x00",
         "9" * 30,
+        "message.ack.group",
+        "PASSKEY_CONFIRMATION_REQUIRED",
+        "false_120363000000000000@g.us_3EB0_203040506070809@lid",
     ],
     text_size=30,
     width=3,
@@ -40,9 +47,9 @@ json_values = strategies.json_values(
 )
 PAYLOAD_FIELDS = [
     "id", "timestamp", "from", "fromMe", "source", "to", "participant", "body", "hasMedia",
-    "media", "ack", "ackName", "_data", "status", "author", "mediaUrl",
+    "media", "ack", "ackName", "_data", "status", "author", "mediaUrl", "Info", "key",
 ]  # fmt: skip
-TOP_FIELDS = ["event", "session", "me", "timestamp", "payload"]
+TOP_FIELDS = ["event", "session", "me", "timestamp", "payload", "engine", "environment"]
 
 
 def spoiled(name, where, field, value):
@@ -50,6 +57,13 @@ def spoiled(name, where, field, value):
     target = body["payload"] if where == "payload" else body
     if where == "me":
         target = body.setdefault("me", {})
+    if where == "_data":  # the engine's raw message: key (NOWEB), Info (GOWS), id (WEBJS)
+        data = body["payload"].get("_data")
+        target = data if isinstance(data, dict) else body["payload"]
+        for inner in ("key", "Info", "id"):
+            if isinstance(target.get(inner), dict):
+                target = target[inner]
+                break
     target[field] = value
     return body
 
@@ -57,8 +71,12 @@ def spoiled(name, where, field, value):
 events = st.builds(
     spoiled,
     st.sampled_from(FIXTURES),
-    st.sampled_from(["payload", "payload", "top", "me"]),
-    st.sampled_from(PAYLOAD_FIELDS + TOP_FIELDS + ["id", "reachoutTimelock", "messageCapping"]),
+    st.sampled_from(["payload", "payload", "top", "me", "_data"]),
+    st.sampled_from(
+        PAYLOAD_FIELDS
+        + TOP_FIELDS
+        + ["reachoutTimelock", "messageCapping", "participantAlt", "SenderAlt", "remoteJidAlt"]
+    ),
     json_values,
 )
 

@@ -3,26 +3,37 @@
 import json
 
 import pytest
+from django.core.cache import cache
 
 from tests.fake_waha import FakeWaha, sign
 from whatsapp.models import Chat, WahaConnection
 
 
 @pytest.fixture
-def fake_waha():
-    fake = FakeWaha().start()
+def waha_server():
+    """The engine, version and tier the fake WAHA runs (FakeWaha's arguments); a test changes
+    them with @pytest.mark.parametrize("waha_server", [...])."""
+    return {}
+
+
+@pytest.fixture
+def fake_waha(waha_server):
+    cache.clear()  # what a test's WAHA said about LIDs is not another test's
+    fake = FakeWaha(**waha_server).start()
     yield fake
     fake.stop()
 
 
 @pytest.fixture
 def waha_connection(workspace, owner, fake_waha):
+    fake_waha.sessions.setdefault("default", {})  # started in WAHA, as the connect flow does
     return WahaConnection.objects.create(
         workspace=workspace,
         base_url=fake_waha.url,
         api_key=fake_waha.api_key,
         session="default",
         created_by=owner,
+        server={"version": fake_waha.version, "engine": fake_waha.engine, "tier": fake_waha.tier},
     )
 
 

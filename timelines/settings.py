@@ -199,8 +199,25 @@ WHATSAPP_TRANSPORTS = {
 # on the same machine or LAN): their origins skip the private-address guard, nothing else does.
 # Example: WAHA_TRUSTED_URLS=http://127.0.0.1:3000,http://waha:3000
 WAHA_TRUSTED_URLS = env.list("WAHA_TRUSTED_URLS", default=[])
+# The operator's own WAHA server (deploy/compose.yaml runs one beside the app): the connect form
+# offers it, and uses its API key when the owner leaves the key empty; it is trusted like the
+# servers above. WAHA posts events to WAHA_WEBHOOK_BASE_URL (default: the site's URL): Timelines'
+# address as WAHA sees it, e.g. http://app:8000 inside compose.
+WAHA_URL = env.str("WAHA_URL", default="").rstrip("/")
+WAHA_API_KEY = env.str("WAHA_API_KEY", default="")
+WAHA_WEBHOOK_BASE_URL = env.str("WAHA_WEBHOOK_BASE_URL", default="").rstrip("/")
+if WAHA_URL and WAHA_URL not in WAHA_TRUSTED_URLS:
+    WAHA_TRUSTED_URLS.append(WAHA_URL)
 # Seconds to wait for WAHA's answer to one call (sending a 2 MB file can take a while).
 WAHA_TIMEOUT = env.float("WAHA_TIMEOUT", default=30.0)
+# The reconciliation sweep (whatsapp/waha_sweep.py, a schedule every 5 minutes): per run at most
+# this many accounts and seconds; per account WAHA's most recently active chats, per chat its
+# latest messages of the last hours.
+WAHA_SWEEP_ACCOUNTS = env.int("WAHA_SWEEP_ACCOUNTS", default=50)
+WAHA_SWEEP_SECONDS = env.float("WAHA_SWEEP_SECONDS", default=60.0)
+WAHA_SWEEP_CHATS = env.int("WAHA_SWEEP_CHATS", default=20)
+WAHA_SWEEP_MESSAGES = env.int("WAHA_SWEEP_MESSAGES", default=50)
+WAHA_SWEEP_HOURS = env.float("WAHA_SWEEP_HOURS", default=24.0)
 
 LOGGING = {
     "version": 1,

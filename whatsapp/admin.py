@@ -13,6 +13,7 @@ from timelines.admin import ReadOnlyAdmin
 from whatsapp.models import Account, Chat, DispatcherSlot, EarlyAck, Message, WahaConnection
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
+from whatsapp.waha_server import Server
 
 
 class AccountForm(forms.ModelForm):
@@ -237,10 +238,25 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(WahaConnection)
 class WahaConnectionAdmin(admin.ModelAdmin):
-    list_display = ["session", "base_url", "workspace", "account", "status", "updated_at"]
+    """WAHA sessions; the reconciliation sweep's columns count the messages it stored that no
+    event had brought (whatsapp/waha_sweep.py)."""
+
+    list_display = [
+        "session", "base_url", "workspace", "account", "status", "server_version",
+        "swept_at", "last_recovered", "recovered", "updated_at",
+    ]  # fmt: skip
     list_filter = ["status"]
     search_fields = ["session", "base_url", "workspace__name", "account__phone"]
-    readonly_fields = ["secret", "status", "created_at", "updated_at"]
+    readonly_fields = [
+        "secret", "status", "server", "swept_at", "last_recovered", "recovered",
+        "created_at", "updated_at",
+    ]  # fmt: skip
+    list_select_related = ["workspace", "account"]
+
+    @admin.display(description="WAHA")
+    def server_version(self, obj):
+        return str(Server.from_answer(obj.server))
+
     raw_id_fields = ["workspace", "account", "created_by"]
 
 

@@ -8,6 +8,8 @@ class WhatsappConfig(AppConfig):
     def ready(self):
         from django_q.signals import post_spawn
 
+        from whatsapp import checks  # noqa: F401  (registers the WAHA servers' system check)
+
         post_spawn.connect(start_sender, dispatch_uid="whatsapp-start-sender")
 
 

@@ -366,6 +366,9 @@ class EarlyAck(models.Model):
         return f"{self.status} for {self.external_id}"
 
 
+STATUS_LENGTH = 64
+
+
 def new_secret():
     return secrets.token_urlsafe(32)  # 256 bits: the URL path is the first credential
 
@@ -394,7 +397,16 @@ class WahaConnection(models.Model):
     secret = models.CharField(max_length=64, unique=True, default=new_secret)
     secret_sha256 = models.CharField(max_length=64, unique=True, editable=False)
     hmac_key = models.CharField("HMAC key", max_length=100, blank=True, default=new_secret)
-    status = models.CharField(max_length=20, default="STARTING")  # WAHA's session status
+    # WAHA's session status, as WAHA names it: new steps appear (PASSKEY_CONFIRMATION_REQUIRED,
+    # 29 characters), so any name up to STATUS_LENGTH is kept and shown as it is.
+    status = models.CharField(max_length=STATUS_LENGTH, default="STARTING")
+    # What GET /api/server/version answered at connect time: {version, engine, tier}.
+    server = models.JSONField("WAHA server", default=dict, blank=True)
+    # The reconciliation sweep (whatsapp/waha_sweep.py): when it last read this session back,
+    # how many messages that no event had brought it stored then, and in all.
+    swept_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_recovered = models.PositiveIntegerField("recovered by the last sweep", default=0)
+    recovered = models.PositiveIntegerField("recovered by sweeps in all", default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -434,6 +446,7 @@ class WahaConnection(models.Model):
             "session": self.session,
             "webhook_secret": self.secret,
             "hmac_key": self.hmac_key,
+            "server": self.server,
         }
 
     def link(self, phone, restrictions=None):
@@ -460,7 +473,7 @@ class WahaConnection(models.Model):
         """A session status other than WORKING: anything but STARTING means the phone is gone,
         and the account's sending pauses until WORKING again."""
         with transaction.atomic():
-            self.status = status
+            self.status = str(status)[:STATUS_LENGTH]
             self.save(update_fields=["status", "updated_at"])
             account = self.account
             if account is None:

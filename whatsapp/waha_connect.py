@@ -14,10 +14,12 @@ from timelines.access import workspace_for_member, workspace_for_owner
 from timelines.site import site_url
 from whatsapp.models import WahaConnection
 from whatsapp.phones import InvalidPhone
-from whatsapp.transports.waha import WahaClient, WahaError, phone_of
+from whatsapp.transports.waha import WahaClient, WahaError, describe_restrictions, phone_of
+from whatsapp.waha_server import Server
 
-# The events Timelines handles (whatsapp/waha_events.py); WAHA sends nothing else.
-EVENTS = ["message.any", "message.ack", "session.status"]
+# The events Timelines handles (whatsapp/waha_events.py); WAHA sends nothing else. Group
+# messages are acknowledged only by message.ack.group.
+EVENTS = ["message.any", "message.ack", "message.ack.group", "session.status"]
 # WAHA retries a delivery that fails (our restart, a deploy) this often, this far apart.
 RETRIES = {"delaySeconds": 2, "attempts": 15}
 
@@ -27,7 +29,6 @@ class ConnectForm(forms.Form):
         label="WAHA URL",
         max_length=500,
         assume_scheme="http",
-        initial="http://127.0.0.1:3000",
         help_text="Where Timelines reaches your WAHA server.",
     )
     api_key = forms.CharField(
@@ -35,7 +36,8 @@ class ConnectForm(forms.Form):
         max_length=200,
         required=False,
         widget=forms.PasswordInput(render_value=True),
-        help_text="WAHA's WAHA_API_KEY (sent as X-Api-Key).",
+        help_text="WAHA's WAHA_API_KEY (sent as X-Api-Key). Left empty for the operator's own "
+        "WAHA server, Timelines uses the key the operator configured.",
     )
     session = forms.RegexField(
         regex=r"^[A-Za-z0-9_-]{1,64}$",
@@ -43,6 +45,17 @@ class ConnectForm(forms.Form):
         error_messages={"invalid": "Use letters, digits, - and _ only."},
         help_text="WAHA's name for the session; one per phone.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_url"].initial = settings.WAHA_URL or "http://127.0.0.1:3000"
+
+    def clean(self):
+        values = super().clean()
+        operators = settings.WAHA_URL and values.get("base_url") == settings.WAHA_URL
+        if operators and not values.get("api_key"):
+            values["api_key"] = settings.WAHA_API_KEY
+        return values
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"].rstrip("/")
@@ -61,14 +74,50 @@ class ConnectForm(forms.Form):
 
 
 def webhook_config(connection):
-    """The session config that makes WAHA post our events, signed, to the connection's URL."""
-    url = site_url() + reverse("whatsapp:waha_events", args=[connection.secret])
+    """The session config that makes WAHA post our events, signed, to the connection's URL.
+    WEBJS emits acks only with its 'tag' events on (config.webjs.tagsEventsOn)."""
+    url = events_base() + reverse("whatsapp:waha_events", args=[connection.secret])
     webhook = {"url": url, "events": EVENTS, "hmac": {"key": connection.hmac_key}}
-    return {"webhooks": [{**webhook, "retries": RETRIES}]}
+    config = {"webhooks": [{**webhook, "retries": RETRIES}]}
+    if Server.from_answer(connection.server).engine in ("WEBJS", ""):
+        config["webjs"] = {"tagsEventsOn": True}
+    return config
+
+
+def is_ours(webhook):
+    """A webhook of a session's config that points at Timelines' events endpoint (this
+    connection's, or an earlier connection's whose URL no longer works)."""
+    path = reverse("whatsapp:waha_events", args=["x"])[:-2]
+    prefixes = {base + path for base in (site_url(), events_base())}
+    url = str(webhook.get("url") or "") if isinstance(webhook, dict) else ""
+    return url.startswith(tuple(prefixes))
+
+
+def events_base():
+    """Timelines' address as WAHA sees it (WAHA_WEBHOOK_BASE_URL, else the site's URL)."""
+    return settings.WAHA_WEBHOOK_BASE_URL or site_url()
+
+
+def merged_config(current, ours):
+    """The session's config as its operator left it, with our webhook in place of any earlier
+    one of ours, and our WEBJS setting added: other webhooks, proxy, metadata are kept."""
+    config = dict(current)
+    webhooks = [hook for hook in config.get("webhooks") or [] if not is_ours(hook)]
+    config["webhooks"] = webhooks + ours["webhooks"]
+    if "webjs" in ours:
+        webjs = config.get("webjs") if isinstance(config.get("webjs"), dict) else {}
+        config["webjs"] = {**webjs, **ours["webjs"]}
+    return config
 
 
 def client_for(connection):
     return WahaClient(connection.base_url, connection.api_key, connection.session)
+
+
+def check_server(client, session):
+    """The server, and why `session` cannot work on it (WahaError if it cannot be reached)."""
+    server = client.server()
+    return server, server.refusals(session)
 
 
 @login_required
@@ -79,7 +128,8 @@ def accounts(request, workspace_id):
     linked = workspace.waha_connections.filter(account__isnull=False)
     by_account = {connection.account_id: connection for connection in linked}
     for account in accounts:
-        account.waha_connection = by_account.get(account.pk)
+        account.waha_connection = connection = by_account.get(account.pk)
+        account.waha_notes = notes_for(account, connection) if connection else []
     context = {
         "workspace": workspace,
         "accounts": accounts,
@@ -88,23 +138,66 @@ def accounts(request, workspace_id):
     return render(request, "whatsapp/accounts.html", context)
 
 
+def notes_for(account, connection):
+    """What the owner should know about a WAHA account: what its server cannot do, and the
+    restrictions WhatsApp reported (with their end dates)."""
+    server = Server.from_answer(connection.server)
+    restrictions = account.transport_settings.get("restrictions") or {}
+    return server.limits() + describe_restrictions(restrictions)
+
+
 @login_required
 def connect(request, workspace_id):
     workspace = workspace_for_owner(request, workspace_id)
     form = ConnectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        # Saved first: WAHA may post the session's first events before it has answered us.
-        connection = WahaConnection.objects.create(
-            workspace=workspace, created_by=request.user, **form.cleaned_data
-        )
-        try:
-            client_for(connection).start_session(webhook_config(connection))
-        except WahaError as exc:
-            connection.delete()
-            form.add_error(None, str(exc))
-        else:
+        connection = start(workspace, request.user, form)
+        if connection is not None:
             return redirect("whatsapp:waha_connecting", workspace.pk, connection.pk)
     return render(request, "whatsapp/connect.html", {"workspace": workspace, "form": form})
+
+
+def start(workspace, user, form):
+    """Check the server, then start the session with our webhook; the connection, or None with
+    the reasons on the form (nothing is left behind in WAHA or here)."""
+    values = form.cleaned_data
+    client = WahaClient(values["base_url"], values["api_key"], values["session"])
+    try:
+        server, refusals = check_server(client, values["session"])
+    except WahaError as exc:
+        form.add_error(None, str(exc))
+        return None
+    for reason in refusals:
+        form.add_error(None, reason)
+    if refusals:
+        return None
+    connection, created = connection_for(workspace, user, server, values)
+    ours = webhook_config(connection)
+    try:
+        client.start_session(ours, lambda current: merged_config(current, ours))
+    except WahaError as exc:
+        if created:
+            connection.delete()
+        form.add_error(None, str(exc))
+        return None
+    return connection
+
+
+def connection_for(workspace, user, server, values):
+    """The workspace's connection to this WAHA session, saved before WAHA is asked to start it
+    (WAHA may post the session's first events before it has answered). Connecting the same
+    session again keeps its secret URL and HMAC key: WAHA's config then stays as it is, and a
+    running session is not restarted. (connection, created)"""
+    same = {"base_url": values["base_url"], "session": values["session"]}
+    connection = workspace.waha_connections.filter(**same).order_by("-pk").first()
+    if connection is None:
+        connection = WahaConnection.objects.create(
+            workspace=workspace, created_by=user, server=server.as_dict(), **values
+        )
+        return connection, True
+    connection.api_key, connection.server = values["api_key"], server.as_dict()
+    connection.save(update_fields=["api_key", "server", "updated_at"])
+    return connection, False
 
 
 @login_required
@@ -118,6 +211,7 @@ def connecting(request, workspace_id, connection_id):
         "connection": connection,
         "connected": connected,
         "problem": problem,
+        "limits": Server.from_answer(connection.server).limits(),
     }
     return render(request, "whatsapp/connecting.html", context)
 

@@ -13,6 +13,7 @@ import logging
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.utils.crypto import constant_time_compare
@@ -22,7 +23,7 @@ from django.views.decorators.http import require_POST
 from timelines import safehttp
 from whatsapp.delivery import report_delivery
 from whatsapp.jids import InvalidJid, is_group_jid
-from whatsapp.models import Account, Chat, Message, WahaConnection
+from whatsapp.models import STATUS_LENGTH, Account, Chat, Message, WahaConnection
 from whatsapp.phones import InvalidPhone
 from whatsapp.store import store_message
 from whatsapp.transports.waha import (
@@ -31,7 +32,9 @@ from whatsapp.transports.waha import (
     message_key,
     our_jid,
     phone_of,
+    serialized_chat,
 )
+from whatsapp.waha_server import Server
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +109,7 @@ def on_message(connection, event):
         log.warning("WAHA message before the account is linked (connection %s)", connection.pk)
         return "ignored"
     try:
-        incoming = Incoming(payload, resolve=lambda lid: lid_to_phone_jid(connection, lid))
+        incoming = Incoming(payload, engine_of(event), resolver(connection))
         with transaction.atomic():
             return store_once(account, incoming)
     except (BadEvent, InvalidJid, InvalidPhone) as exc:
@@ -115,7 +118,9 @@ def on_message(connection, event):
 
 
 def store_once(account, incoming):
-    # One event at a time per account, so a retried delivery sees the first one's row.
+    """Store a message WAHA reported (an event, or the reconciliation sweep's read-back) unless
+    it is known already; 'stored', 'duplicate' or 'echo'."""
+    # One message at a time per account, so a retried delivery sees the first one's row.
     Account.objects.select_for_update(of=("self",), no_key=True).filter(pk=account.pk).first()
     if Message.objects.filter(chat__account=account, external_id=incoming.key).exists():
         return "duplicate"
@@ -142,27 +147,79 @@ def obj(value):
     return value if isinstance(value, dict) else {}
 
 
-class Incoming:
-    """The fields of a WAHA message payload that we keep (each checked: the body is untrusted
-    in shape even when it is signed)."""
+def engine_of(event):
+    """The engine that shaped the event: WEBJS, NOWEB, GOWS (or '' if WAHA did not say)."""
+    engine = text(event.get("engine")) or text(obj(event.get("environment")).get("engine"))
+    return engine.upper()
 
-    def __init__(self, payload, resolve=lambda lid: ""):
-        self.key = message_key(text(payload.get("id")))[:200]
+
+class Incoming:
+    """The fields of a WAHA message that we keep, read the same way whatever the engine (each
+    checked: the body is untrusted in shape even when it is signed).
+
+    The chat is the middle of the message id (`true_<chat>_<ID>`), which every engine builds
+    from the message's own key. Without such an id: WEBJS names the chat in `to` for our own
+    messages and in `from` otherwise; NOWEB and GOWS always in `from` (their `to` is empty in
+    direct chats, and GOWS puts a group message's sender there). Group senders are in
+    `participant`. WhatsApp may name a contact by a `<id>@lid`: the number behind it comes from
+    the engine's own data or WAHA's lids API (`resolve`)."""
+
+    def __init__(self, payload, engine="", resolve=lambda lid: ""):
+        payload_id = text(payload.get("id"))
+        self.key = message_key(payload_id)[:200]
         if not self.key:
             raise BadEvent("the message has no id")
         self.from_me = payload.get("fromMe") is True
         self.source = text(payload.get("source"))
-        chat_id = text(payload.get("to" if self.from_me else "from"))
+        chat_id = serialized_chat(payload_id) or self._named_chat(payload, engine)
         if chat_id.endswith("@lid"):
             chat_id = alternative_jid(payload, self.from_me) or resolve(chat_id) or chat_id
         self.jid = our_jid(chat_id)
         self.is_group = is_group_jid(self.jid)
-        self.participant = text(payload.get("participant")) or text(payload.get("author"))
+        self.participant = sender_of(payload, resolve) if self.is_group else ""
         self.text = text(payload.get("body"))
         self.timestamp = from_timestamp(payload.get("timestamp"))
         self.name = push_name(payload.get("_data"))
         self.media = media_fields(payload) if payload.get("hasMedia") is True else {}
         self.ack = ack_name(payload)
+
+    def _named_chat(self, payload, engine):
+        if self.from_me and engine in ("WEBJS", "WPP", ""):
+            # WEBJS (and WPP) put our own number in `from` and the chat in `to`.
+            return text(payload.get("to")) or text(payload.get("from"))
+        return text(payload.get("from"))
+
+    @property
+    def origin(self):
+        """Who wrote a message of ours: the phone app, or another client of WAHA's API."""
+        return Message.ORIGIN_API if self.source == "api" else Message.ORIGIN_PHONE
+
+
+def sender_of(payload, resolve):
+    """A group message's sender as '<digits>@c.us' when it can be known, else as WAHA wrote it."""
+    data = obj(payload.get("_data"))
+    candidates = (
+        payload.get("participant"),
+        payload.get("author"),
+        obj(data.get("key")).get("participant"),
+        obj(data.get("id")).get("participant"),
+    )
+    participant = next((text(c) for c in candidates if text(c)), "")
+    if participant.endswith("@lid"):
+        alternative = _without_device(
+            text(obj(data.get("key")).get("participantAlt"))
+            or text(obj(data.get("Info")).get("SenderAlt"))
+        )
+        participant = alternative or resolve(participant) or participant
+    return participant
+
+
+def _without_device(jid):
+    """'14151231234:12@s.whatsapp.net' -> '14151231234@s.whatsapp.net'; '' for a LID or junk."""
+    if "@" not in jid or jid.endswith("@lid"):
+        return ""
+    user, _, server = jid.partition("@")
+    return user.split(":")[0] + "@" + server
 
 
 def alternative_jid(payload, from_me):
@@ -175,17 +232,31 @@ def alternative_jid(payload, from_me):
         key.get("remoteJidAlt"),
         info.get("RecipientAlt" if from_me else "SenderAlt"),
     ):
-        candidate = text(candidate)
-        if "@" in candidate and not candidate.endswith("@lid"):
-            user, _, server = candidate.partition("@")
-            return user.split(":")[0] + "@" + server  # without a device suffix ("…:12@…")
+        if found := _without_device(text(candidate)):
+            return found
     return ""
 
 
-def lid_to_phone_jid(connection, lid):
-    """Ask WAHA for the number behind `lid` (its lids API); '' when it does not know it."""
+# The number behind a LID does not change: WAHA is asked once per LID and session for a day
+# (an unknown one again after a few minutes, WAHA may have learnt it meanwhile).
+LID_KNOWN_SECONDS = 24 * 3600
+LID_UNKNOWN_SECONDS = 300
+
+
+def resolver(connection):
+    """lid -> '<digits>@c.us' through WAHA's lids API, cached; '' when WAHA does not know it."""
     client = WahaClient(connection.base_url, connection.api_key, connection.session)
-    return client.phone_jid_of_lid(lid)
+    prefix = hashlib.sha256(f"{connection.base_url}|{connection.session}".encode()).hexdigest()
+
+    def resolve(lid):
+        key = f"waha-lid:{prefix[:32]}:{hashlib.sha256(lid.encode()).hexdigest()[:32]}"
+        found = cache.get(key)
+        if found is None:
+            found = client.phone_jid_of_lid(lid)
+            cache.set(key, found, LID_KNOWN_SECONDS if found else LID_UNKNOWN_SECONDS)
+        return found
+
+    return resolve
 
 
 def push_name(data):
@@ -243,7 +314,7 @@ def store_incoming(account, incoming):
         # Typed on the phone (or sent by another WAHA client): ours, already on its way.
         status = ACKS.get(incoming.ack) if incoming.ack != "ERROR" else None
         fields.update(status=status or Message.SENT, sent_at=incoming.timestamp)
-        direction, origin = Message.SENT, Message.ORIGIN_PHONE
+        direction, origin = Message.SENT, incoming.origin
     else:
         direction, origin = Message.RECEIVED, Message.ORIGIN_CONTACT
         if incoming.is_group:
@@ -266,7 +337,9 @@ def chat_for(account, incoming):
     return Chat.get_or_create_direct(account, phone_of(incoming.jid), name)
 
 
-# message.ack: sent, delivered, read or failed.
+# message.ack (direct chats) and message.ack.group (groups: one per participant who got or read
+# it): sent, delivered, read or failed. Applied alike; a status only ever moves forward, so the
+# second participant's DEVICE after the first one's READ changes nothing.
 
 
 def ack_name(payload):
@@ -292,7 +365,8 @@ def on_ack(connection, event):
 
 
 def on_session_status(connection, event):
-    status = text(event["payload"].get("status"), 20).upper()
+    note_server(connection, event.get("environment"))
+    status = text(event["payload"].get("status"), STATUS_LENGTH).upper()
     me = obj(event.get("me"))
     restrictions = {k: me[k] for k in ("reachoutTimelock", "messageCapping") if obj(me.get(k))}
     if status != "WORKING":
@@ -311,8 +385,22 @@ def on_session_status(connection, event):
     return "ok"
 
 
+def note_server(connection, environment):
+    """Every event says which WAHA sent it: an upgraded (or replaced) server is noticed at its
+    next session status, so the accounts page and the transport know what it can do now."""
+    server = Server.from_answer(environment)
+    if server.known and server.as_dict() != connection.server:
+        connection.server = server.as_dict()
+        connection.save(update_fields=["server", "updated_at"])
+        account = connection.account
+        if account is not None:
+            account.transport_settings = {**account.transport_settings, "server": server.as_dict()}
+            account.save(update_fields=["transport_settings"])
+
+
 HANDLERS = {
     "message.any": on_message,
     "message.ack": on_ack,
+    "message.ack.group": on_ack,
     "session.status": on_session_status,
 }

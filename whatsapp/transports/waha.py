@@ -21,16 +21,20 @@ from django.utils import timezone
 from timelines import safehttp
 from whatsapp.jids import InvalidJid, is_group_jid, jid_user, normalize_jid, to_c_us
 from whatsapp.transports import NotOnWhatsApp, Transport, TransportError
+from whatsapp.waha_server import CORE_SESSIONS_AND_FILES_SINCE, Server, dotted
 
 log = logging.getLogger(__name__)
 
 # "true_14151231234@c.us_3EB0C767D26A1D8E5A4B" (WEBJS adds "_out", groups add "_<participant>"):
-# the part after the chat is WhatsApp's own id of the message, the same in every engine's
-# events and answers, so it is what we keep in Message.external_id.
-_SERIALIZED_ID = re.compile(r"^(?:true|false)_[^_]+_([^_]+)")
+# the middle part is the chat, in every engine (WAHA builds it from the message's key), and the
+# part after it is WhatsApp's own id of the message, the same in every engine's events and
+# answers, so it is what we keep in Message.external_id.
+_SERIALIZED_ID = re.compile(r"^(?:true|false)_([^_]+@[^_]+)_([^_]+)")
 
 # WhatsApp answers 463 when the account may not start new chats for a while (reachout timelock).
 _TIMELOCK_ERROR = re.compile(r"\b(?:error|code)\W{0,3}463\b", re.IGNORECASE)
+# WAHA Core before 2026.6.1: "The feature is available only in Plus version. Check this out: ..."
+_PLUS_ONLY = re.compile(r"available only in plus", re.IGNORECASE)
 
 
 def waha_chat_id(jid):
@@ -56,7 +60,13 @@ def message_key(value):
     """WhatsApp's id of a message, from WAHA's serialized id (or the bare id itself)."""
     value = str(value or "")
     match = _SERIALIZED_ID.match(value)
-    return match.group(1) if match else value
+    return match.group(2) if match else value
+
+
+def serialized_chat(value):
+    """The chat WAHA's serialized message id names ('true_<chat>_<ID>...'), or ''."""
+    match = _SERIALIZED_ID.match(str(value or ""))
+    return match.group(1) if match else ""
 
 
 def sent_message_key(answer):
@@ -84,6 +94,9 @@ def from_timestamp(seconds):
         return datetime.fromtimestamp(value, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return timezone.now()
+
+
+CHAT_SUFFIXES = ("@c.us", "@s.whatsapp.net", "@g.us", "@lid")
 
 
 class WahaError(Exception):
@@ -155,23 +168,34 @@ class WahaClient:
         pn = json_of(response).get("pn") if response.ok else ""
         return pn if isinstance(pn, str) else ""
 
-    # Sessions (connect flow).
+    # The server and its sessions (connect flow).
 
-    def start_session(self, config):
-        """Create the session with `config` and start it; update and start an existing one."""
+    def server(self):
+        """What GET /api/server/version says (version, engine, tier); unknown if it cannot say."""
+        response = self._checked("GET", "/api/server/version", allow=(404,))
+        return Server.from_answer(json_of(response) if response.ok else {})
+
+    def start_session(self, config, merge):
+        """Create the session with `config` and start it. A session that exists already keeps
+        the config its operator gave it (other webhooks, proxy, metadata): `merge(current)`
+        says what it should become, and it is updated only if that differs (WAHA restarts a
+        running session it updates) and started only if it is not running."""
         body = {"name": self.session, "start": True, "config": config}
         response = self._checked("POST", "/api/sessions", body, allow=(409, 422))
         if response.ok:
             return json_of(response)
-        # It exists already (WAHA answers 422): give it our webhook, then make sure it runs.
-        self._checked(
-            "PUT", f"/api/sessions/{self._path}", {"name": self.session, "config": config}
-        )
-        self._checked("POST", f"/api/sessions/{self._path}/start", allow=(409, 422))
-        return self.session_info()
+        info = self.session_info()  # WAHA answered 422: it exists already
+        current = info.get("config") if isinstance(info.get("config"), dict) else {}
+        wanted = merge(current)
+        if wanted != current:
+            body = {"name": self.session, "config": wanted}
+            info = json_of(self._checked("PUT", f"/api/sessions/{self._path}", body))
+        if str(info.get("status") or "").upper() in ("", "STOPPED", "FAILED"):
+            info = json_of(self._checked("POST", f"/api/sessions/{self._path}/start"))
+        return info
 
     def session_info(self):
-        """{name, status, me: {id, pushName} | null, ...}"""
+        """{name, status, me: {id, pushName} | null, config, ...}"""
         return json_of(self._checked("GET", f"/api/sessions/{self._path}"))
 
     def me(self):
@@ -179,10 +203,40 @@ class WahaClient:
 
     def qr_png(self):
         """The QR code to scan, as PNG bytes (WAHA answers 422 unless it waits for a scan)."""
-        response = self._checked("GET", f"/api/{self._path}/auth/qr", accept="image/png")
+        path = f"/api/{self._path}/auth/qr?format=image"
+        response = self._checked("GET", path, accept="image/png")
         if response.content_type != "image/png":
             raise WahaError("WAHA did not answer with a QR code image")
         return response.content
+
+    # Reading back (the reconciliation sweep).
+
+    def recent_chats(self, limit):
+        """The session's most recently active chats' ids, newest first."""
+        query = f"?limit={limit}&offset=0&sortBy=conversationTimestamp&sortOrder=desc"
+        answer = self._checked_list("GET", f"/api/{self._path}/chats{query}")
+        ids = [obj_id(chat.get("id")) for chat in answer if isinstance(chat, dict)]
+        # Contacts and groups only: status@broadcast and channels (@newsletter) are not chats.
+        return [chat_id for chat_id in ids if chat_id.endswith(CHAT_SUFFIXES)]
+
+    def chat_messages(self, chat_id, limit, since):
+        """The chat's latest `limit` messages since `since` (Unix seconds), newest first."""
+        query = (
+            f"?limit={limit}&downloadMedia=false&sortBy=timestamp&sortOrder=desc"
+            f"&filter.timestamp.gte={int(since)}"
+        )
+        path = f"/api/{self._path}/chats/{quote(chat_id, safe='')}/messages{query}"
+        return [m for m in self._checked_list("GET", path) if isinstance(m, dict)]
+
+    def _checked_list(self, method, path):
+        response = self._checked(method, path)
+        try:
+            answer = json.loads(response.content or b"null")
+        except ValueError:
+            answer = None
+        if not isinstance(answer, list):
+            raise WahaError(f"WAHA answered {method} {path.split('?')[0]} with something else")
+        return answer
 
     def _checked(self, method, path, json=None, accept="application/json", allow=()):
         try:
@@ -192,6 +246,13 @@ class WahaClient:
         if response.ok or response.status in allow:
             return response
         raise WahaError(describe_refusal(response))
+
+
+def obj_id(value):
+    """A chat id as WAHA lists it: a string, or {"_serialized": ...} (WEBJS)."""
+    if isinstance(value, dict):
+        value = value.get("_serialized")
+    return value if isinstance(value, str) else ""
 
 
 def json_of(response):
@@ -207,7 +268,10 @@ def error_text(response):
     body = json_of(response)
     exception = body.get("exception") if isinstance(body.get("exception"), dict) else {}
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    message = body.get("message") or exception.get("message") or error.get("message")
+    # A refusal with details ({"error": "Session status is not as expected...", "status": ..})
+    # carries its words in `error` itself.
+    details = body.get("error") if "status" in body or "expected" in body else None
+    message = body.get("message") or exception.get("message") or error.get("message") or details
     if isinstance(message, list):
         message = "; ".join(str(part) for part in message)
     return str(message or response.text(300) or "no details").strip()
@@ -230,6 +294,10 @@ class WahaTransport(Transport):
             raise TransportError("The WhatsApp account is disconnected from WAHA.")
         chat = message.chat
         check_restrictions(self.settings.get("restrictions") or {}, chat)
+        server = Server.from_answer(self.settings.get("server"))
+        if attachment is not None and not server.sends_files:
+            # Known before trying: the file fails at once, with the reason (and is refunded).
+            raise TransportError(server.file_refusal, permanent=True)
         chat_id = waha_chat_id(chat.jid)
         try:
             if attachment is not None:
@@ -247,6 +315,12 @@ class WahaTransport(Transport):
         status, text = response.status, error_text(response)
         if _TIMELOCK_ERROR.search(text):
             return TransportError(timelock_message(), permanent=True)
+        if status == 422 and _PLUS_ONLY.search(text):
+            return TransportError(
+                f"This WAHA server cannot send it: {text} (WAHA Core sends files since "
+                f"{dotted(CORE_SESSIONS_AND_FILES_SINCE)}).",
+                permanent=True,
+            )
         if status in (401, 403):
             return TransportError(describe_refusal(response))
         if status in (404, 422) and "session" in text.lower():
@@ -271,20 +345,55 @@ def check_restrictions(restrictions, chat):
     reported (session.status events carry me.reachoutTimelock and me.messageCapping)."""
     if chat.is_group or chat.messages.filter(direction="received").exists():
         return
-    timelock = restrictions.get("reachoutTimelock") or {}
-    if timelock.get("isActive"):
-        ends = timelock.get("timeEnforcementEnds")
-        if not ends or _parse_time(ends) > timezone.now():
-            until = f" until {ends}" if ends else ""
-            raise TransportError(timelock_message(until), permanent=True)
-    capping = restrictions.get("messageCapping") or {}
-    if str(capping.get("cappingStatus", "")).upper() == "CAPPED":
-        until = f" until {capping['cycleEnd']}" if capping.get("cycleEnd") else ""
+    timelock = active_timelock(restrictions)
+    if timelock is not None:
+        raise TransportError(timelock_message(timelock), permanent=True)
+    capping = capped_until(restrictions)
+    if capping is not None:
         raise TransportError(
             "WhatsApp's message capping has used up this account's quota of new chats"
-            f"{until}; messages to contacts who wrote first still go out.",
+            f"{capping}; messages to contacts who wrote first still go out.",
             permanent=True,
         )
+
+
+def active_timelock(restrictions):
+    """' until <date>' (or '') while WhatsApp's reachout timelock holds; None otherwise."""
+    timelock = (restrictions or {}).get("reachoutTimelock") or {}
+    if not isinstance(timelock, dict) or not timelock.get("isActive"):
+        return None
+    ends = timelock.get("timeEnforcementEnds")
+    if ends and _parse_time(ends) <= timezone.now():
+        return None
+    return f" until {shown_time(ends)}" if ends else ""
+
+
+def capped_until(restrictions):
+    """' until <date>' (or '') while WhatsApp's message capping holds; None otherwise."""
+    capping = (restrictions or {}).get("messageCapping") or {}
+    if not isinstance(capping, dict) or str(capping.get("cappingStatus", "")).upper() != "CAPPED":
+        return None
+    return f" until {shown_time(capping['cycleEnd'])}" if capping.get("cycleEnd") else ""
+
+
+def describe_restrictions(restrictions):
+    """The restrictions in force, in words, with their end times as dates (accounts page)."""
+    notes = []
+    timelock = active_timelock(restrictions)
+    if timelock is not None:
+        notes.append(f"WhatsApp restricts starting new chats{timelock} (reachout timelock).")
+    capping = capped_until(restrictions)
+    if capping is not None:
+        notes.append(f"WhatsApp's quota of new chats is used up{capping} (message capping).")
+    return notes
+
+
+def shown_time(value):
+    """WAHA's end time (Unix seconds or milliseconds, or ISO 8601) as 'YYYY-MM-DD HH:MM UTC'."""
+    when = _parse_time(value)
+    if when.year == datetime.max.year:
+        return str(value)[:40]
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _parse_time(value):

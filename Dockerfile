@@ -1,0 +1,22 @@
+# Timelines: the web app (gunicorn) and its workers (qcluster) from one image.
+# deploy/compose.yaml runs it with PostgreSQL, Redis and WAHA; docs/operators-waha.md explains.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml ./
+COPY timelines ./timelines
+COPY whatsapp ./whatsapp
+COPY webhooks ./webhooks
+COPY credits ./credits
+COPY templates ./templates
+COPY manage.py ./
+RUN pip install . \
+ && SECRET_KEY=only-for-collectstatic python manage.py collectstatic --noinput \
+ && useradd --system --uid 10001 timelines
+USER timelines
+
+EXPOSE 8000
+# Workers: "python manage.py qcluster"; one-off: "python manage.py migrate".
+CMD ["gunicorn", "timelines.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

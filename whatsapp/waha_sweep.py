@@ -1,0 +1,114 @@
+"""The reconciliation sweep (SPEC A4): WAHA's own issue trackers show events that never fire, so a
+django-q2 schedule (every WAHA_SWEEP_MINUTES) reads back, per connected WAHA account, the recent
+messages of its recently active chats, and stores every one no event brought - exactly once, and
+through the same `store_once` as events, so the outbound webhooks report it.
+
+One run is bounded: the accounts swept longest ago first, at most WAHA_SWEEP_ACCOUNTS of them and
+for at most WAHA_SWEEP_SECONDS; per account WAHA's WAHA_SWEEP_CHATS most recently active chats,
+and per chat its latest WAHA_SWEEP_MESSAGES messages of the last WAHA_SWEEP_HOURS. Per account
+that is 1 + chats requests to WAHA and, when nothing was missed, three queries (the claim, the
+account's known ids among what WAHA listed, the counters); each recovered message costs what an
+event costs. A WAHA that fails midway keeps what was read before it failed.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from whatsapp.jids import InvalidJid
+from whatsapp.models import Account, Message, WahaConnection
+from whatsapp.phones import InvalidPhone
+from whatsapp.transports.waha import WahaClient, WahaError, message_key, waha_chat_id
+from whatsapp.waha_events import BadEvent, Incoming, resolver, store_once
+from whatsapp.waha_server import Server
+
+log = logging.getLogger(__name__)
+
+
+def sweep(now=None):
+    """One run of the schedule; {connection id: messages recovered} for the accounts swept."""
+    now = now or timezone.now()
+    deadline = time.monotonic() + settings.WAHA_SWEEP_SECONDS
+    connections = (
+        WahaConnection.objects.filter(account__status=Account.CONNECTED, account__transport="waha")
+        .select_related("account")
+        .order_by(F("swept_at").asc(nulls_first=True), "pk")[: settings.WAHA_SWEEP_ACCOUNTS]
+    )
+    recovered = {}
+    for connection in connections:
+        if time.monotonic() > deadline:
+            break  # the next run starts with the accounts this one did not reach
+        if claim(connection, now):
+            recovered[connection.pk] = sweep_account(connection, now, deadline)
+    return recovered
+
+
+def claim(connection, now):
+    """Take the account for this run (compare-and-swap on swept_at): two runs never sweep it at
+    once, and one cut short (a killed worker, a WAHA that hangs) sends it to the back."""
+    claimed = WahaConnection.objects.filter(pk=connection.pk, swept_at=connection.swept_at)
+    return claimed.update(swept_at=now) == 1
+
+
+def sweep_account(connection, now, deadline=float("inf")):
+    """Read the account's recent messages back from WAHA and store the missing ones; how many."""
+    client = WahaClient(connection.base_url, connection.api_key, connection.session)
+    since = now - timedelta(hours=settings.WAHA_SWEEP_HOURS)
+    listed = []
+    try:
+        for chat in active_chats(client, connection.account, since):
+            if time.monotonic() > deadline:
+                break
+            listed += client.chat_messages(chat, settings.WAHA_SWEEP_MESSAGES, since.timestamp())
+    except WahaError as exc:
+        log.warning("WAHA sweep of connection %s could not read back: %s", connection.pk, exc)
+    count = store_missing(connection, listed) if listed else 0
+    WahaConnection.objects.filter(pk=connection.pk).update(
+        last_recovered=count, recovered=F("recovered") + count
+    )
+    if count:
+        log.info("WAHA sweep recovered %s message(s) for connection %s", count, connection.pk)
+    return count
+
+
+def active_chats(client, account, since):
+    """WAHA's most recently active chats (ours, should WAHA not list its chats)."""
+    limit = settings.WAHA_SWEEP_CHATS
+    try:
+        return client.recent_chats(limit)
+    except WahaError as exc:  # e.g. WEBJS before 2026.7.1: "Cannot GET /api/{session}/chats"
+        log.info("WAHA lists no chats (%s); sweeping the account's own recent chats", exc)
+    recent = (
+        Message.objects.filter(chat__account=account, timestamp__gte=since)
+        .order_by("-timestamp")
+        .values_list("chat__jid", flat=True)
+    )
+    chats = list(dict.fromkeys(recent[: limit * 20]))[:limit]
+    return [waha_chat_id(jid) for jid in chats]
+
+
+def store_missing(connection, listed):
+    """Store, oldest first, what WAHA listed and the account does not know; how many."""
+    account = connection.account
+    by_key = {message_key(payload.get("id"))[:200]: payload for payload in listed}
+    by_key.pop("", None)
+    known = Message.objects.filter(chat__account=account, external_id__in=list(by_key))
+    for key in known.values_list("external_id", flat=True):
+        by_key.pop(key, None)
+    engine, resolve = Server.from_answer(connection.server).engine, resolver(connection)
+    missing = []
+    for payload in by_key.values():
+        try:
+            missing.append(Incoming(payload, engine, resolve))
+        except (BadEvent, InvalidJid, InvalidPhone) as exc:
+            log.info("WAHA message %r not stored by the sweep: %s", payload.get("id"), exc)
+    stored = 0
+    for incoming in sorted(missing, key=lambda incoming: incoming.timestamp):
+        with transaction.atomic():
+            stored += store_once(account, incoming) == "stored"
+    return stored
