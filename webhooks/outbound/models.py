@@ -230,9 +230,20 @@ class OutboundWebhook(models.Model):
 class DeliveryQuerySet(models.QuerySet):
     def due(self, now):
         """Pending deliveries of enabled webhooks whose time has come and that nobody holds, and
-        that are the oldest unfinished one of their chat (per-chat order)."""
+        that no earlier delivery of their chat is waiting in front of (per-chat order).
+
+        An earlier delivery only holds the chat while it is due or on its way; once it has failed
+        and sits in its backoff, the chat's later deliveries go out (O6: each message that fails
+        to reach the receiver counts at once, whatever chat it is in, so a dead receiver is
+        switched off after about 11 messages instead of after the first one's retry schedule).
+        When a delivery's backoff ends it holds the chat again, and re-enabling makes every
+        pending delivery due at once, so they go out one by one in the chat's order."""
         earlier = Delivery.objects.filter(
-            chat_id=models.OuterRef("chat_id"), state=Delivery.PENDING, pk__lt=models.OuterRef("pk")
+            webhook_id=models.OuterRef("webhook_id"),
+            chat_id=models.OuterRef("chat_id"),
+            state=Delivery.PENDING,
+            next_attempt_at__lte=now,
+            pk__lt=models.OuterRef("pk"),
         )
         return (
             self.filter(state=Delivery.PENDING, webhook__enabled=True, next_attempt_at__lte=now)
