@@ -67,6 +67,7 @@ class Result:
     def attempt(self):
         return Attempt(
             webhook_id=self.delivery.webhook_id,
+            endpoint_id=self.delivery.endpoint_id,
             delivery=self.delivery,
             number=self.delivery.attempts + 1,
             at=self.at,
@@ -98,7 +99,8 @@ def claim(limit=BATCH, now=None):
         Delivery.objects.filter(free, pk__in=ids, state=Delivery.PENDING).update(
             claimed_until=now + LEASE, claim_token=token
         )
-    claimed = Delivery.objects.filter(claim_token=token).select_related("webhook").order_by("pk")
+    claimed = Delivery.objects.filter(claim_token=token).select_related("webhook", "endpoint")
+    claimed = claimed.order_by("pk")
     return list(claimed)
 
 
@@ -113,18 +115,18 @@ class Sessions(threading.local):
 
 
 def post(delivery, sessions=None):
-    webhook = delivery.webhook
+    target = delivery.target  # the outbound webhook or a v2 endpoint: delivered alike
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        **signing.headers(webhook.secret, delivery.event_id, int(time.time()), delivery.body),
+        **signing.headers(target.secret, delivery.event_id, int(time.time()), delivery.body),
     }
-    result = Result(delivery=delivery, url=webhook.url, request_headers=headers)
+    result = Result(delivery=delivery, url=target.url, request_headers=headers)
     started = time.monotonic()
     try:
         response = safehttp.request(
             "POST",
-            webhook.url,
+            target.url,
             headers=headers,
             data=delivery.body.encode(),
             timeout=request_timeout(),
@@ -196,7 +198,7 @@ def settle(delivery, result, now):
 
 
 def record(results):
-    """Log the attempts, move each delivery on, and count successes and failures per webhook."""
+    """Log the attempts, move each delivery on, and count successes and failures per target."""
     now = timezone.now()
     with transaction.atomic():
         Attempt.objects.bulk_create([r.attempt() for r in results])
@@ -205,10 +207,11 @@ def record(results):
         save_settled([r.delivery for r in results])
         outcomes = {}
         for result in sorted(results, key=lambda r: r.finished):
-            webhook = result.delivery.webhook
-            outcomes.setdefault(webhook.pk, (webhook, []))[1].append(result.ok)
-        for webhook, oks in outcomes.values():
-            webhook.count_outcomes(oks)
+            target = result.delivery.target
+            key = (type(target), target.pk)
+            outcomes.setdefault(key, (target, []))[1].append(result.ok)
+        for target, oks in outcomes.values():
+            target.count_outcomes(oks)
 
 
 def save_settled(deliveries):
