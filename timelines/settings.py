@@ -150,7 +150,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Timelines API",
-    "DESCRIPTION": "Send WhatsApp messages through a workspace's inbound webhook.",
+    "DESCRIPTION": (
+        "Send WhatsApp messages through a workspace's inbound webhook, and manage its webhooks v2 "
+        "endpoints (Bearer workspace API token)."
+    ),
     "VERSION": "1.0.0",
 }
 

@@ -1,12 +1,11 @@
 """The OpenAPI description of the webhooks v2 management API (served at /api/schema/ with the
 inbound endpoint)."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
 from webhooks.endpoints import event_types
 
 TAGS = ["Webhooks v2"]
-ID = OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The webhook's id.")
 WEBHOOK = {
     "type": "object",
     "properties": {
@@ -88,14 +87,13 @@ DESCRIPTION = (
 )
 
 
-def _op(operation_id, summary, responses, request=None, parameters=()):
+def _op(operation_id, summary, responses, request=None):
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
         description=DESCRIPTION,
         tags=TAGS,
         request=request,
-        parameters=list(parameters),
         responses=responses,
     )
 
@@ -115,25 +113,21 @@ get_webhook = _op(
     "webhooks_retrieve",
     "Get one webhook",
     {200: _ok(WEBHOOK), 401: ERRORS[401], 404: NOT_FOUND},
-    parameters=[ID],
 )
 put_webhook = _op(
     "webhooks_update",
     "Replace a webhook's event type and URL (and enabled)",
     {200: _ok(WEBHOOK), **ERRORS, 404: NOT_FOUND},
     request=CREATE_REQUEST,
-    parameters=[ID],
 )
 patch_webhook = _op(
     "webhooks_partial_update",
     "Change any of a webhook's event type, URL, enabled",
     {200: _ok(WEBHOOK), **ERRORS, 404: NOT_FOUND},
     request=REQUEST,
-    parameters=[ID],
 )
 delete_webhook = _op(
     "webhooks_destroy",
     "Delete a webhook (its pending deliveries are dropped)",
     {200: _ok(WEBHOOK), 401: ERRORS[401], 404: NOT_FOUND},
-    parameters=[ID],
 )
