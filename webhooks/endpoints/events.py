@@ -105,7 +105,7 @@ def emit(account, kind, build, chat_id=None, message_id=None):
     deliveries = [delivery_for(endpoint, event) for endpoint in subscribed if endpoint.enabled]
     if deliveries:
         Delivery.objects.bulk_create(deliveries)
-        transaction.on_commit(dispatch.wake)
+        dispatch.wake_on_commit()
     return event
 
 
@@ -137,5 +137,5 @@ def replay(endpoint, since):
     ]
     with transaction.atomic():
         Delivery.objects.bulk_create(deliveries, batch_size=500)
-        transaction.on_commit(dispatch.wake)
+        dispatch.wake_on_commit()
     return len(deliveries)
