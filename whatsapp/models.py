@@ -233,7 +233,9 @@ class Chat(models.Model):
         """The direct chat with `phone` on `account`, created if needed: (chat, created).
         `direction` says who started a new chat ("sent": we did, "received": they did)."""
         phone = normalize_phone(phone)
-        with transaction.atomic():
+        # No savepoint of our own (get_or_create makes one for its insert): round trips count
+        # on the inbound endpoint's path.
+        with transaction.atomic(savepoint=False):
             chat, created = cls.objects.get_or_create(
                 account=account, jid=contact_jid(phone), defaults=cls.direct_defaults(phone, name)
             )
@@ -256,7 +258,7 @@ class Chat(models.Model):
     @classmethod
     def get_or_create_group(cls, account, jid, name="", direction="received"):
         jid = normalize_jid(jid)
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             chat, created = cls.objects.get_or_create(
                 account=account, jid=jid, defaults={"name": name or jid, "is_group": True}
             )

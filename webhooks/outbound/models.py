@@ -279,8 +279,8 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         indexes = [
-            models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
-            models.Index(fields=["chat", "state", "id"], name="delivery_chat_order"),
+            models.Index(fields=["state", "next_attempt_at", "id"], name="delivery_due"),
+            models.Index(fields=["chat", "state", "next_attempt_at"], name="delivery_chat_order"),
         ]
         constraints = [
             # A message is announced once; only the owner's redeliveries repeat it.
