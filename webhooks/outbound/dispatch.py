@@ -31,11 +31,12 @@ RETRY_DELAYS = [10, 60, 5 * 60, 30 * 60, 2 * 3600]
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 1024 * 1024
 THREADS = 16
-# A batch is at most two rounds of the pool, so even against receivers that all time out (10 s
-# to connect plus 10 s to answer) it ends within ~40 s; the drain claims no new batch after its
-# budget, so a drain task stays well below Q_CLUSTER's timeout (90 s) and is never killed with
-# attempts made but not recorded (which would also keep a dead receiver from being disabled).
-BATCH = 2 * THREADS
+# A batch is one round of the pool and two batches overlap (deliver_due), so even against
+# receivers that all time out (10 s to connect plus 10 s to answer) what is in flight ends within
+# ~40 s; the drain claims no new batch after its budget, so a drain task stays well below
+# Q_CLUSTER's timeout (90 s) and is never killed with attempts made but not recorded (which would
+# also keep a dead receiver from being disabled).
+BATCH = THREADS
 DRAIN_BUDGET = 30  # seconds
 LEASE = timedelta(seconds=120)
 LEASE_NAME = "outbound-drain"
@@ -267,16 +268,25 @@ def _save_retry(delivery):
 
 def deliver_due(budget=DRAIN_BUDGET):
     """Deliver what is due, batch after batch, until nothing is or the budget is spent; returns
-    the number of attempts made."""
+    the number of attempts made.
+
+    Two batches overlap: the next batch is claimed and its requests are on their way while the
+    previous batch's answers are recorded, so the database work hides behind the network's. A
+    chat's next delivery is never in the next batch while its previous one is in flight (the
+    claimed one still holds the chat), so per-chat order is kept."""
     started, made = time.monotonic(), 0
     sessions = Sessions()
+    in_flight = []
     with ThreadPoolExecutor(THREADS, thread_name_prefix="outbound") as pool:
-        while time.monotonic() - started < budget:
-            batch = claim()
-            if not batch:
+        while True:
+            batch = claim() if time.monotonic() - started < budget else []
+            submitted = [pool.submit(post, delivery, sessions) for delivery in batch]
+            if in_flight:
+                record([future.result() for future in in_flight])
+                made += len(in_flight)
+            elif not submitted:
                 break
-            record(list(pool.map(lambda delivery: post(delivery, sessions), batch)))
-            made += len(batch)
+            in_flight = submitted
     return made
 
 
