@@ -358,6 +358,11 @@ class Attempt(models.Model):
         return f"{self.delivery.event_id} #{self.number}"
 
     @property
+    def sent_body(self):
+        """The body this attempt POSTed: its delivery's (older rows kept their own copy)."""
+        return self.request_body or self.delivery.body
+
+    @property
     def outcome(self):
         """Status code or error, as the page shows it."""
         return str(self.status) if self.status and not self.error else self.error
@@ -378,7 +383,7 @@ class Attempt(models.Model):
                 "method": "POST",
                 "url": self.url,
                 "headers": self.request_headers,
-                "body": self.request_body,
+                "body": self.sent_body,
             },
             "response": {
                 "status": self.status,
