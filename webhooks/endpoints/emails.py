@@ -1,9 +1,9 @@
 """The one email of a v2 endpoint: it was switched off after too many errors (W4)."""
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from timelines.site import site_url
 from webhooks.endpoints.models import Endpoint
 from webhooks.outbound.models import Delivery
 
@@ -18,7 +18,7 @@ def send_disabled_email(endpoint_id):
         "endpoint": endpoint,
         "workspace": endpoint.workspace,
         "last_error": attempt.error if attempt else "unknown",
-        "page_url": f"{settings.SITE_URL}/w/{endpoint.workspace_id}/integrations/webhooks/",
+        "page_url": f"{site_url()}/w/{endpoint.workspace_id}/integrations/webhooks/",
         "pending": endpoint.deliveries.filter(state=Delivery.PENDING).count(),
     }
     subject = render_to_string("endpoints/email/disabled_subject.txt", context).strip()

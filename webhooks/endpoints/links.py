@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from timelines.site import site_url
+
 SALT = "webhooks.endpoints.attachment-link"
 
 
@@ -20,7 +22,7 @@ def make(message_id, now=None):
     """The absolute link to message `message_id`'s attachment."""
     expires = int(now if now is not None else time.time()) + int(settings.ATTACHMENT_LINK_TTL)
     token = _signer().sign(f"{message_id}.{expires}")
-    return settings.SITE_URL + reverse("endpoints:attachment", args=[token])
+    return site_url() + reverse("endpoints:attachment", args=[token])
 
 
 def read(token, now=None):
