@@ -30,7 +30,7 @@ USER_AGENT = "Timelines-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
 RETRY_DELAYS = [10, 60, 5 * 60, 30 * 60, 2 * 3600]
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 1024 * 1024
-THREADS = 32
+THREADS = 16
 # A batch is one round of the pool and two batches overlap (deliver_due), so even against
 # receivers that all time out (10 s to connect plus 10 s to answer) what is in flight ends within
 # ~40 s; the drain claims no new batch after its budget, so a drain task stays well below
