@@ -1,5 +1,9 @@
 """Outbound webhook figures.
 
+0. Webhooks v2 fan-out: 10 endpoints subscribed to message:new and --fanout-messages messages
+   (10 deliveries each) delivered by real django-q2 workers, beside a plain `requests` loop
+   posting the same bodies; and the queries each event costs when stored, for the first and the
+   last messages (they must not grow with the number of messages).
 1. Deliveries per second made by real django-q2 workers (`manage.py qcluster`) to a fast local
    receiver, beside a plain `requests` loop posting the same bodies to the same receiver in the
    same run; the ratio should be >= 0.7.
@@ -7,6 +11,7 @@
    must follow the number of chats per batch, not the number of messages.
 
     .venv/bin/python bench/outbound.py [--deliveries 2000] [--messages 100000] [--chats 10000]
+        [--fanout-messages 10000] [--only fanout|delivery|aggregation]
 
 Runs on a fresh SQLite file of its own, or on DATABASE_URL if set: a PostgreSQL database (its name
 must contain "bench") is dropped and created afresh on every run.
@@ -165,21 +170,27 @@ def store_messages(account, count, per_chat=4):
                 store_message(chat, direction=Message.RECEIVED, origin="contact", text=f"m{n}")
 
 
-def workers_rate(webhook, count):
-    """From the nudge to the last success: django-q2's pick-up included."""
+def workers_rate(deliveries, count):
+    """From the nudge to the last success: django-q2's pick-up included. The end is the last
+    delivery's own finished_at; the bench polls rarely and cheaply (is anything still pending?)
+    so that it does not take CPU from the workers it measures."""
+    from django.db.models import Max
+    from django.utils import timezone
+
     from webhooks.outbound import dispatch
     from webhooks.outbound.models import Delivery, DispatchLease
 
-    succeeded = Delivery.objects.filter(webhook=webhook, state=Delivery.SUCCEEDED)
-    assert not succeeded.exists(), "a drain ran before the measurement"
-    started = time.perf_counter()
+    assert not deliveries.filter(state=Delivery.SUCCEEDED).exists(), "a drain ran too early"
+    started = timezone.now()
     DispatchLease.objects.filter(name=dispatch.LEASE_NAME).update(until=None, token="")
     dispatch.wake()
-    while succeeded.count() < count:
-        if time.perf_counter() - started > 600:
-            raise SystemExit("the workers did not finish within 10 minutes")
-        time.sleep(0.02)
-    return count / (time.perf_counter() - started)
+    while deliveries.filter(state=Delivery.PENDING).exists():
+        if (timezone.now() - started).total_seconds() > 1200:
+            raise SystemExit("the workers did not finish within 20 minutes")
+        time.sleep(0.25)
+    assert deliveries.filter(state=Delivery.SUCCEEDED).count() == count
+    ended = deliveries.aggregate(last=Max("finished_at"))["last"]
+    return count / (ended - started).total_seconds()
 
 
 def hold_drains_back():
@@ -209,7 +220,7 @@ def bench_delivery(url, count):
     cluster = start_cluster()
     try:
         wait_for_cluster()
-        rate = workers_rate(webhook, count)
+        rate = workers_rate(Delivery.objects.filter(webhook=webhook), count)
     finally:
         stop_cluster(cluster)
     after = plain_loop(url, bodies)
@@ -220,6 +231,67 @@ def bench_delivery(url, count):
         "plain_requests_loop_per_second": round(loop, 1),
         "plain_loop_before_and_after": [round(before, 1), round(after, 1)],
         "ratio": round(rate / loop, 2),
+        "load_average": os.getloadavg()[0],
+    }
+
+
+# -- 0. webhooks v2 fan-out ----
+
+ENDPOINTS = 10
+
+
+def store_counting_queries(account, start, count, per_chat=4):
+    """Store messages start..start+count (each announced to the endpoints); the queries made."""
+    from django.db import connection, transaction
+
+    from whatsapp.models import Chat, Message
+    from whatsapp.store import store_message
+
+    queries = []
+    with connection.execute_wrapper(lambda run, sql, *a: queries.append(sql) or run(sql, *a)):
+        with transaction.atomic():
+            for n in range(start, start + count):
+                chat, _ = Chat.get_or_create_direct(account, f"+1415{n // per_chat:07d}")
+                store_message(chat, direction=Message.RECEIVED, origin="contact", text=f"m{n}")
+    return len(queries)
+
+
+def bench_fanout(url, messages):
+    from webhooks.endpoints.models import Endpoint
+    from webhooks.outbound.models import Delivery, OutboundWebhook
+
+    account, webhook = make_workspace(url)
+    OutboundWebhook.objects.filter(pk=webhook.pk).update(enabled=False)  # v2 only
+    for _ in range(ENDPOINTS):
+        Endpoint.create(account.workspace, url=url, event_type="message:new")
+    hold_drains_back()
+    sample = 100
+    first = store_counting_queries(account, 0, sample)
+    for start in range(sample, messages - sample, 100):
+        store_counting_queries(account, start, min(100, messages - sample - start))
+    last = store_counting_queries(account, messages - sample, sample)
+    deliveries = Delivery.objects.filter(endpoint__workspace=account.workspace)
+    count = deliveries.count()
+    bodies = list(deliveries.values_list("body", flat=True))
+    before = plain_loop(url, bodies)
+    cluster = start_cluster()
+    try:
+        wait_for_cluster()
+        rate = workers_rate(deliveries, count)
+    finally:
+        stop_cluster(cluster)
+    after = plain_loop(url, bodies)
+    loop = (before + after) / 2
+    return {
+        "endpoints": ENDPOINTS,
+        "messages": messages,
+        "deliveries": count,
+        "workers_per_second": round(rate, 1),
+        "plain_requests_loop_per_second": round(loop, 1),
+        "plain_loop_before_and_after": [round(before, 1), round(after, 1)],
+        "ratio": round(rate / loop, 2),
+        "queries_per_message_first_100": first / sample,
+        "queries_per_message_last_100": last / sample,
         "load_average": os.getloadavg()[0],
     }
 
@@ -300,16 +372,22 @@ def main():
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--chats", type=int, default=10_000)
+    parser.add_argument("--fanout-messages", type=int, default=10_000)
+    parser.add_argument("--only", choices=["fanout", "delivery", "aggregation"])
     args = parser.parse_args()
     configure_environment()
     setup_django()
     receiver, url = start_receiver()
+    cases = {
+        "fanout": lambda: bench_fanout(url, args.fanout_messages),
+        "delivery": lambda: bench_delivery(url, args.deliveries),
+        "aggregation": lambda: bench_aggregation(args.messages, args.chats),
+    }
     try:
-        figures = {
-            "database": os.environ["DATABASE_URL"].split(":")[0],
-            "delivery": bench_delivery(url, args.deliveries),
-            "aggregation": bench_aggregation(args.messages, args.chats),
-        }
+        figures = {"database": os.environ["DATABASE_URL"].split(":")[0]}
+        for name, case in cases.items():
+            if args.only in (None, name):
+                figures[name] = case()
     finally:
         receiver.terminate()
     print(json.dumps(figures, indent=2))

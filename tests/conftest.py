@@ -90,6 +90,18 @@ def outbound(workspace, account, receiver):
     return OutboundWebhook.for_workspace(workspace).configure(url=receiver.url, enabled=True)
 
 
+@pytest.fixture
+def subscribe(workspace, receiver):
+    """subscribe(event_type, **fields) -> a v2 endpoint of the workspace, enabled, at the
+    receiver."""
+    from webhooks.endpoints.models import Endpoint
+
+    def make(event_type, url=None, **fields):
+        return Endpoint.create(workspace, url=url or receiver.url, event_type=event_type, **fields)
+
+    return make
+
+
 # -- inbound webhook -------------------------------------------------------------------------------
 
 

@@ -159,16 +159,25 @@ def test_pending_deliveries_go_to_the_url_in_force_when_they_are_tried(
     assert only_delivery().state == Delivery.SUCCEEDED and len(receiver.requests) == 1
 
 
-def test_a_failing_message_holds_back_the_later_ones_of_its_chat(
+def test_a_chat_s_messages_go_out_one_at_a_time_in_order(outbound, receiver, account):
+    for text in ("first", "second", "third"):
+        receive(account, text)
+    assert len(dispatch.claim()) == 1  # the others wait behind the due first one
+    Delivery.objects.update(claimed_until=None, claim_token="")
+    dispatch.deliver_due()
+    assert [b["message"]["text"] for b in receiver.bodies()] == ["first", "second", "third"]
+
+
+def test_a_message_in_its_backoff_does_not_hold_back_the_later_ones_of_its_chat(
     outbound, receiver, account, clock
 ):
     receiver.answer(Answer(status=500))
     receive(account, "first")
     receive(account, "second")
-    assert dispatch.deliver_due() == 1  # only the first: the second waits behind it
+    assert dispatch.deliver_due() == 2  # the first failed; the second did not wait hours for it
     clock.shift(timedelta(seconds=15))
     dispatch.deliver_due()
-    assert [b["message"]["text"] for b in receiver.bodies()] == ["first", "first", "second"]
+    assert [b["message"]["text"] for b in receiver.bodies()] == ["first", "second", "first"]
 
 
 def test_a_claimed_delivery_is_not_handed_out_twice(outbound, account):

@@ -31,7 +31,7 @@ def test_it_logs_everything_sent_and_received(outbound, receiver, chat):
     [attempt] = outbound.recent_attempts()
     assert attempt.url == receiver.url and attempt.status == 500
     assert attempt.request_headers["webhook-id"] == Delivery.objects.get().event_id
-    assert json.loads(attempt.request_body)["message"]["text"] == "m0"
+    assert json.loads(attempt.sent_body)["message"]["text"] == "m0"
     assert attempt.response_headers["x-reason"] == "db"
     assert len(attempt.response_body) == 20 * 1024
     assert attempt.error and attempt.duration_ms >= 0
@@ -42,7 +42,7 @@ def test_the_page_gets_the_10_latest_attempts_newest_first(outbound, receiver, c
     receive(chat, 12)
     latest = list(outbound.recent_attempts())
     assert len(latest) == 10
-    assert [json.loads(a.request_body)["message"]["text"] for a in latest[:2]] == ["m11", "m10"]
+    assert [json.loads(a.sent_body)["message"]["text"] for a in latest[:2]] == ["m11", "m10"]
 
 
 def test_it_keeps_the_100_latest_attempts_per_workspace(outbound, receiver, chat):
@@ -50,7 +50,7 @@ def test_it_keeps_the_100_latest_attempts_per_workspace(outbound, receiver, chat
     tasks.prune_logs()
     kept = Attempt.objects.filter(webhook=outbound)
     assert kept.count() == 100
-    texts = {json.loads(a.request_body)["message"]["text"] for a in kept}
+    texts = {json.loads(a.sent_body)["message"]["text"] for a in kept}
     assert "m104" in texts and "m4" not in texts and "m5" in texts
 
 

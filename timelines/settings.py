@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "whatsapp",
     "webhooks.inbound",
     "webhooks.outbound",
+    "webhooks.endpoints",
 ]
 
 MIDDLEWARE = [
@@ -149,7 +150,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Timelines API",
-    "DESCRIPTION": "Send WhatsApp messages through a workspace's inbound webhook.",
+    "DESCRIPTION": (
+        "Send WhatsApp messages through a workspace's inbound webhook, and manage its webhooks v2 "
+        "endpoints (Bearer workspace API token)."
+    ),
     "VERSION": "1.0.0",
 }
 
@@ -230,3 +234,8 @@ LOGGING = {
 
 # Outbound webhook: seconds to wait for the receiver's answer (SPEC O5 says 10).
 OUTBOUND_WEBHOOK_TIMEOUT = env.float("OUTBOUND_WEBHOOK_TIMEOUT", default=10.0)
+
+# Webhooks v2 (SPEC W1, W3): endpoints per workspace, and how long an attachment's
+# temporary_download_url works (seconds).
+WEBHOOK_ENDPOINTS_MAX = env.int("WEBHOOK_ENDPOINTS_MAX", default=10)
+ATTACHMENT_LINK_TTL = env.int("ATTACHMENT_LINK_TTL", default=24 * 3600)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("whatsapp.urls")),
     path("", include("webhooks.inbound.urls")),
     path("", include("webhooks.outbound.urls")),
+    path("", include("webhooks.endpoints.urls")),
 ]

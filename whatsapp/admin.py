@@ -159,13 +159,24 @@ class ChatAdmin(admin.ModelAdmin):
         return obj.account.workspace
 
     def save_model(self, request, obj, form, change):
-        # A new responsible member goes through Chat.assign, which announces it.
-        if not change or "responsible" not in form.changed_data:
+        # A new responsible member goes through Chat.assign, which announces it; a new chat is
+        # announced (chat_created) as anywhere else.
+        if not change:
+            from django.db import transaction
+
+            from whatsapp.signals import chat_created
+
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+                chat_created.send(sender=Chat, chat=obj, direction="sent")
+            return None
+        if "responsible" not in form.changed_data:
             return super().save_model(request, obj, form, change)
         responsible = obj.responsible
         obj.responsible = Chat.objects.get(pk=obj.pk).responsible
         super().save_model(request, obj, form, change)
         obj.assign(responsible)
+        return None
 
     @admin.display(description="Messages")
     def messages_link(self, obj):

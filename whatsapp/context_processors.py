@@ -16,6 +16,7 @@ SECTIONS = [
     ("Chats", "", "whatsapp:chats"),
     ("Inbound", " webhook", "inbound:page"),
     ("Outbound", " webhook", "outbound:page"),
+    ("Webhooks", " v2", "endpoints:page"),
     ("Credits", "", "credits:index"),
     ("Accounts", "", "whatsapp:accounts"),
 ]

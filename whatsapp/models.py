@@ -74,19 +74,27 @@ class Account(models.Model):
     def is_connected(self):
         return self.status == self.CONNECTED
 
-    def mark_connected(self):
+    def mark_connected(self, reason=""):
+        previous = self.status
         self.status = self.CONNECTED
         self.last_connected_at = timezone.now()
-        self.save(update_fields=["status", "last_connected_at"])
+        with transaction.atomic():
+            self.save(update_fields=["status", "last_connected_at"])
+            if previous != self.status:
+                _announce_status(self, previous, reason)
         # Messages that waited for the account to reconnect go out now, not at the next sweep.
         from whatsapp import sender
 
         account_id = self.pk
         transaction.on_commit(lambda: sender.wake(account_id))
 
-    def mark_disconnected(self):
+    def mark_disconnected(self, reason=""):
+        previous = self.status
         self.status = self.DISCONNECTED
-        self.save(update_fields=["status"])
+        with transaction.atomic():
+            self.save(update_fields=["status"])
+            if previous != self.status:
+                _announce_status(self, previous, reason)
 
     @property
     def member_name(self):
@@ -101,6 +109,12 @@ class Account(models.Model):
         from whatsapp.transports import get_transport
 
         return get_transport(self)
+
+
+def _announce_status(account, previous, reason):
+    from whatsapp.signals import account_status_changed
+
+    account_status_changed.send(sender=Account, account=account, previous=previous, reason=reason)
 
 
 class ChatQuerySet(models.QuerySet):
@@ -215,12 +229,26 @@ class Chat(models.Model):
             raise ValidationError({"jid": str(exc)}) from None
 
     @classmethod
-    def get_or_create_direct(cls, account, phone, name=""):
-        """The direct chat with `phone` on `account`, created if needed: (chat, created)."""
+    def get_or_create_direct(cls, account, phone, name="", direction="received"):
+        """The direct chat with `phone` on `account`, created if needed: (chat, created).
+        `direction` says who started a new chat ("sent": we did, "received": they did)."""
         phone = normalize_phone(phone)
-        return cls.objects.get_or_create(
-            account=account, jid=contact_jid(phone), defaults=cls.direct_defaults(phone, name)
-        )
+        # No savepoint of our own (get_or_create makes one for its insert): round trips count
+        # on the inbound endpoint's path.
+        with transaction.atomic(savepoint=False):
+            chat, created = cls.objects.get_or_create(
+                account=account, jid=contact_jid(phone), defaults=cls.direct_defaults(phone, name)
+            )
+            if created:
+                chat.announce_created(direction)
+        return chat, created
+
+    def announce_created(self, direction):
+        """Tell the apps above that this chat was created; call inside the transaction that
+        created it."""
+        from whatsapp.signals import chat_created
+
+        chat_created.send(sender=Chat, chat=self, direction=direction)
 
     @staticmethod
     def direct_defaults(phone, name=""):
@@ -228,11 +256,15 @@ class Chat(models.Model):
         return {"phone": phone, "name": name or phone, "is_group": False}
 
     @classmethod
-    def get_or_create_group(cls, account, jid, name=""):
+    def get_or_create_group(cls, account, jid, name="", direction="received"):
         jid = normalize_jid(jid)
-        return cls.objects.get_or_create(
-            account=account, jid=jid, defaults={"name": name or jid, "is_group": True}
-        )
+        with transaction.atomic(savepoint=False):
+            chat, created = cls.objects.get_or_create(
+                account=account, jid=jid, defaults={"name": name or jid, "is_group": True}
+            )
+            if created:
+                chat.announce_created(direction)
+        return chat, created
 
 
 class Message(models.Model):
@@ -466,7 +498,9 @@ class WahaConnection(models.Model):
             self.account, self.status = account, "WORKING"
             self.save(update_fields=["account", "status", "updated_at"])
             if not account.is_connected:
-                account.mark_connected()  # wakes the paced sender for the account on commit
+                account.mark_connected(
+                    reason="The WAHA session is WORKING."
+                )  # wakes the paced sender for the account on commit
         return account
 
     def record_status(self, status, restrictions=None):
@@ -485,7 +519,7 @@ class WahaConnection(models.Model):
                 }
                 account.save(update_fields=["transport_settings"])
             if status in DISCONNECTED_STATUSES and account.is_connected:
-                account.mark_disconnected()
+                account.mark_disconnected(reason=f"The WAHA session is {status}.")
 
 
 DISCONNECTED_STATUSES = ("STOPPED", "FAILED", "SCAN_QR_CODE")

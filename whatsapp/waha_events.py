@@ -331,10 +331,11 @@ def store_incoming(account, incoming):
 
 
 def chat_for(account, incoming):
+    direction = Message.SENT if incoming.from_me else Message.RECEIVED
     if incoming.is_group:
-        return Chat.get_or_create_group(account, incoming.jid)
+        return Chat.get_or_create_group(account, incoming.jid, direction=direction)
     name = "" if incoming.from_me else incoming.name
-    return Chat.get_or_create_direct(account, phone_of(incoming.jid), name)
+    return Chat.get_or_create_direct(account, phone_of(incoming.jid), name, direction=direction)
 
 
 # message.ack (direct chats) and message.ack.group (groups: one per participant who got or read

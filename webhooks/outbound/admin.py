@@ -66,6 +66,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_display = [
         "event_id",
         "workspace",
+        "endpoint",
         "chat",
         "contents",
         "state",
@@ -75,8 +76,8 @@ class DeliveryAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "kind"]
     search_fields = ["event_id", "webhook__workspace__name", "webhook__url"]
-    raw_id_fields = ["webhook", "chat", "message", "redelivery_of"]
-    list_select_related = ["webhook__workspace", "chat"]
+    raw_id_fields = ["webhook", "endpoint", "source_event", "chat", "message", "redelivery_of"]
+    list_select_related = ["webhook__workspace", "endpoint__workspace", "chat"]
     actions = ["redeliver"]
 
     @admin.action(description="Redeliver")
@@ -85,10 +86,12 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(ordering="webhook__workspace__name")
     def workspace(self, obj):
-        return obj.webhook.workspace
+        return obj.target.workspace
 
     @admin.display(description="Contents", ordering="message_count")
     def contents(self, obj):
+        if obj.kind == Delivery.EVENT:
+            return "Event (v2)"
         if obj.kind == Delivery.BUNDLE:
             return f"Bundle of {obj.message_count}"
         return "Message"
@@ -96,11 +99,20 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(Attempt)
 class AttemptAdmin(admin.ModelAdmin):
-    list_display = ["at", "webhook", "delivery", "number", "status", "succeeded", "duration_ms"]
+    list_display = [
+        "at",
+        "webhook",
+        "endpoint",
+        "delivery",
+        "number",
+        "status",
+        "succeeded",
+        "duration_ms",
+    ]
     list_filter = ["succeeded", "status"]
     search_fields = ["delivery__event_id", "url", "error"]
-    raw_id_fields = ["webhook", "delivery"]
-    list_select_related = ["webhook__workspace", "delivery"]
+    raw_id_fields = ["webhook", "endpoint", "delivery"]
+    list_select_related = ["webhook__workspace", "endpoint", "delivery"]
     actions = ["redeliver"]
 
     @admin.action(description="Redeliver the delivery of these attempts")

@@ -31,11 +31,12 @@ RETRY_DELAYS = [10, 60, 5 * 60, 30 * 60, 2 * 3600]
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 1024 * 1024
 THREADS = 16
-# A batch is at most two rounds of the pool, so even against receivers that all time out (10 s
-# to connect plus 10 s to answer) it ends within ~40 s; the drain claims no new batch after its
-# budget, so a drain task stays well below Q_CLUSTER's timeout (90 s) and is never killed with
-# attempts made but not recorded (which would also keep a dead receiver from being disabled).
-BATCH = 2 * THREADS
+# A batch is one round of the pool and two batches overlap (deliver_due), so even against
+# receivers that all time out (10 s to connect plus 10 s to answer) what is in flight ends within
+# ~40 s; the drain claims no new batch after its budget, so a drain task stays well below
+# Q_CLUSTER's timeout (90 s) and is never killed with attempts made but not recorded (which would
+# also keep a dead receiver from being disabled).
+BATCH = THREADS
 DRAIN_BUDGET = 30  # seconds
 LEASE = timedelta(seconds=120)
 LEASE_NAME = "outbound-drain"
@@ -67,12 +68,14 @@ class Result:
     def attempt(self):
         return Attempt(
             webhook_id=self.delivery.webhook_id,
+            endpoint_id=self.delivery.endpoint_id,
             delivery=self.delivery,
             number=self.delivery.attempts + 1,
             at=self.at,
             url=self.url,
             request_headers=self.request_headers,
-            request_body=self.delivery.body,
+            # The body is the delivery's, the same on every attempt: not stored twice.
+            request_body="",
             status=self.status,
             response_headers=self.response_headers,
             response_body=self.response_body,
@@ -98,7 +101,8 @@ def claim(limit=BATCH, now=None):
         Delivery.objects.filter(free, pk__in=ids, state=Delivery.PENDING).update(
             claimed_until=now + LEASE, claim_token=token
         )
-    claimed = Delivery.objects.filter(claim_token=token).select_related("webhook").order_by("pk")
+    claimed = Delivery.objects.filter(claim_token=token).select_related("webhook", "endpoint")
+    claimed = claimed.order_by("pk")
     return list(claimed)
 
 
@@ -113,18 +117,18 @@ class Sessions(threading.local):
 
 
 def post(delivery, sessions=None):
-    webhook = delivery.webhook
+    target = delivery.target  # the outbound webhook or a v2 endpoint: delivered alike
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        **signing.headers(webhook.secret, delivery.event_id, int(time.time()), delivery.body),
+        **signing.headers(target.secret, delivery.event_id, int(time.time()), delivery.body),
     }
-    result = Result(delivery=delivery, url=webhook.url, request_headers=headers)
+    result = Result(delivery=delivery, url=target.url, request_headers=headers)
     started = time.monotonic()
     try:
         response = safehttp.request(
             "POST",
-            webhook.url,
+            target.url,
             headers=headers,
             data=delivery.body.encode(),
             timeout=request_timeout(),
@@ -196,7 +200,7 @@ def settle(delivery, result, now):
 
 
 def record(results):
-    """Log the attempts, move each delivery on, and count successes and failures per webhook."""
+    """Log the attempts, move each delivery on, and count successes and failures per target."""
     now = timezone.now()
     with transaction.atomic():
         Attempt.objects.bulk_create([r.attempt() for r in results])
@@ -205,10 +209,26 @@ def record(results):
         save_settled([r.delivery for r in results])
         outcomes = {}
         for result in sorted(results, key=lambda r: r.finished):
-            webhook = result.delivery.webhook
-            outcomes.setdefault(webhook.pk, (webhook, []))[1].append(result.ok)
-        for webhook, oks in outcomes.values():
-            webhook.count_outcomes(oks)
+            target = result.delivery.target
+            key = (type(target), target.pk)
+            outcomes.setdefault(key, (target, []))[1].append(result.ok)
+        count_outcomes(outcomes.values())
+
+
+def count_outcomes(outcomes):
+    """Fold each target's results into its failure streak. Targets whose last result was a
+    success (the everyday case) are reset together, one UPDATE per kind of target, so a batch
+    fanned out to ten endpoints costs one query here, not ten."""
+    healthy = {}
+    for target, oks in outcomes:
+        if oks[-1]:
+            healthy.setdefault(type(target), []).append(target.pk)
+        else:
+            target.count_outcomes(oks)
+    for model, pks in healthy.items():
+        model.objects.filter(pk__in=pks).exclude(consecutive_failures=0).update(
+            consecutive_failures=0
+        )
 
 
 def save_settled(deliveries):
@@ -249,16 +269,25 @@ def _save_retry(delivery):
 
 def deliver_due(budget=DRAIN_BUDGET):
     """Deliver what is due, batch after batch, until nothing is or the budget is spent; returns
-    the number of attempts made."""
+    the number of attempts made.
+
+    Two batches overlap: the next batch is claimed and its requests are on their way while the
+    previous batch's answers are recorded, so the database work hides behind the network's. A
+    chat's next delivery is never in the next batch while its previous one is in flight (the
+    claimed one still holds the chat), so per-chat order is kept."""
     started, made = time.monotonic(), 0
     sessions = Sessions()
+    in_flight = []
     with ThreadPoolExecutor(THREADS, thread_name_prefix="outbound") as pool:
-        while time.monotonic() - started < budget:
-            batch = claim()
-            if not batch:
+        while True:
+            batch = claim() if time.monotonic() - started < budget else []
+            submitted = [pool.submit(post, delivery, sessions) for delivery in batch]
+            if in_flight:
+                record([future.result() for future in in_flight])
+                made += len(in_flight)
+            elif not submitted:
                 break
-            record(list(pool.map(lambda delivery: post(delivery, sessions), batch)))
-            made += len(batch)
+            in_flight = submitted
     return made
 
 
@@ -269,6 +298,15 @@ def wake():
         from django_q.tasks import async_task
 
         async_task("webhooks.outbound.dispatch.drain", token, task_name="outbound drain")
+
+
+def wake_on_commit():
+    """wake() once the current transaction commits, registered once however many deliveries the
+    transaction makes (a bulk import would otherwise take the lease once per message)."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(item[1] is wake for item in connection.run_on_commit):
+        return
+    transaction.on_commit(wake)
 
 
 def drain(token):

@@ -10,7 +10,6 @@ Both announcements arrive inside the transaction that made the change, so the de
 the pending-aggregation row) commits or rolls back with the message itself.
 """
 
-from django.db import transaction
 from django.dispatch import receiver
 
 from webhooks.outbound import dispatch, payloads
@@ -71,4 +70,4 @@ def deliver(webhook, message):
         body=payloads.encode(payloads.message_payload(message)),
     )
     # A prompt nudge; the every-minute tick is the safety net if this one is lost.
-    transaction.on_commit(dispatch.wake)
+    dispatch.wake_on_commit()

@@ -12,6 +12,12 @@ from django.utils import timezone
 from timelines import safehttp
 from timelines.models import Workspace
 from webhooks.outbound import signing
+from webhooks.outbound.targets import (  # noqa: F401  (re-exported)
+    MAX_CONSECUTIVE_FAILURES,
+    SWITCHED_OFF_BY_ERRORS,
+    SWITCHED_OFF_BY_OWNER,
+    DeliveryTarget,
+)
 from whatsapp.models import Chat, Message
 
 # O1: "Don't aggregate" is 0 hours.
@@ -23,11 +29,7 @@ GRANULARITIES = [
     (12, "Every 12 hours"),
     (24, "Every 24 hours"),
 ]
-# O6: more than this many consecutive failed attempts switch the webhook off.
-MAX_CONSECUTIVE_FAILURES = 10
 LOG_SIZE = 100  # attempts kept per workspace (O8 download)
-SWITCHED_OFF_BY_OWNER = "Switched off by the owner."
-SWITCHED_OFF_BY_ERRORS = "More than 10 consecutive delivery errors."
 
 
 def validate_webhook_url(url):
@@ -48,7 +50,7 @@ def window_end_after(moment, hours):
     return epoch + timedelta(seconds=(elapsed // step + 1) * step)
 
 
-class OutboundWebhook(models.Model):
+class OutboundWebhook(DeliveryTarget):
     workspace = models.OneToOneField(
         Workspace, on_delete=models.CASCADE, related_name="outbound_webhook"
     )
@@ -60,9 +62,6 @@ class OutboundWebhook(models.Model):
         "aggregation granularity", choices=GRANULARITIES, default=NONE
     )
     secret = models.CharField("signing secret", max_length=100, default=signing.new_secret)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    disabled_at = models.DateTimeField(null=True, blank=True)
-    disabled_reason = models.TextField(blank=True)
     # Messages with an attachment are not sent (O2); counted so the owner can see why.
     skipped_attachments = models.PositiveIntegerField(default=0)
     last_skipped_at = models.DateTimeField(null=True, blank=True)
@@ -156,18 +155,6 @@ class OutboundWebhook(models.Model):
             transaction.on_commit(dispatch.wake)
         self.enabled, self.consecutive_failures = True, 0
 
-    @property
-    def switched_off_automatically(self):
-        """Off because deliveries kept failing (O6), not by a person: the page says why, when."""
-        return not self.enabled and self.disabled_reason == SWITCHED_OFF_BY_ERRORS
-
-    def disable(self, reason=SWITCHED_OFF_BY_OWNER):
-        now = timezone.now()
-        OutboundWebhook.objects.filter(pk=self.pk).update(
-            enabled=False, disabled_at=now, disabled_reason=reason, updated_at=now
-        )
-        self.enabled, self.disabled_at, self.disabled_reason = False, now, reason
-
     def rotate_secret(self):
         self.secret = signing.new_secret()
         self.save(update_fields=["secret", "updated_at"])
@@ -178,36 +165,11 @@ class OutboundWebhook(models.Model):
             skipped_attachments=F("skipped_attachments") + 1, last_skipped_at=timezone.now()
         )
 
-    # -- outcomes (O6) ---------------------------------------------------------------------------
+    @staticmethod
+    def send_disabled_email(pk):
+        from webhooks.outbound import emails
 
-    def count_outcomes(self, outcomes):
-        """Fold a batch of attempt results (True = success, in order) into the failure streak;
-        switch off on the 11th consecutive failure. Returns True when this call disabled it."""
-        trailing = 0
-        for ok in reversed(outcomes):
-            if ok:
-                break
-            trailing += 1
-        webhooks = OutboundWebhook.objects.filter(pk=self.pk)
-        if trailing < len(outcomes):  # a success: the streak restarts after it
-            webhooks.exclude(consecutive_failures=trailing).update(consecutive_failures=trailing)
-        else:
-            webhooks.update(consecutive_failures=F("consecutive_failures") + trailing)
-        return trailing > 0 and self._disable_if_failing()
-
-    def _disable_if_failing(self):
-        reason = SWITCHED_OFF_BY_ERRORS
-        # The update is the compare-and-swap: only the one worker that flips `enabled` sends the
-        # email, however many attempts fail at the same moment.
-        won = OutboundWebhook.objects.filter(
-            pk=self.pk, enabled=True, consecutive_failures__gt=MAX_CONSECUTIVE_FAILURES
-        ).update(enabled=False, disabled_at=timezone.now(), disabled_reason=reason)
-        if won:
-            from webhooks.outbound import emails
-
-            webhook_id = self.pk
-            transaction.on_commit(lambda: emails.send_disabled_email(webhook_id))
-        return bool(won)
+        emails.send_disabled_email(pk)
 
     # -- the log (O8) ----------------------------------------------------------------------------
 
@@ -230,19 +192,34 @@ class OutboundWebhook(models.Model):
 class DeliveryQuerySet(models.QuerySet):
     def due(self, now):
         """Pending deliveries of enabled webhooks whose time has come and that nobody holds, and
-        that are the oldest unfinished one of their chat (per-chat order)."""
+        that no earlier delivery of their chat is waiting in front of (per-chat order).
+
+        An earlier delivery only holds the chat while it is due or on its way; once it has failed
+        and sits in its backoff, the chat's later deliveries go out (O6: each message that fails
+        to reach the receiver counts at once, whatever chat it is in, so a dead receiver is
+        switched off after about 11 messages instead of after the first one's retry schedule).
+        When a delivery's backoff ends it holds the chat again, and re-enabling makes every
+        pending delivery due at once, so they go out one by one in the chat's order."""
         earlier = Delivery.objects.filter(
-            chat_id=models.OuterRef("chat_id"), state=Delivery.PENDING, pk__lt=models.OuterRef("pk")
+            models.Q(webhook_id=models.OuterRef("webhook_id"))
+            | models.Q(endpoint_id=models.OuterRef("endpoint_id")),
+            chat_id=models.OuterRef("chat_id"),
+            state=Delivery.PENDING,
+            next_attempt_at__lte=now,
+            pk__lt=models.OuterRef("pk"),
         )
         return (
-            self.filter(state=Delivery.PENDING, webhook__enabled=True, next_attempt_at__lte=now)
+            self.filter(state=Delivery.PENDING, next_attempt_at__lte=now)
+            .filter(models.Q(webhook__enabled=True) | models.Q(endpoint__enabled=True))
             .filter(models.Q(claimed_until__isnull=True) | models.Q(claimed_until__lt=now))
             .exclude(models.Exists(earlier))
         )
 
 
 class Delivery(models.Model):
-    """One request to make: a message (O3) or a bundle of a chat's messages (O4)."""
+    """One request to make: a message (O3) or a bundle of a chat's messages (O4) to the outbound
+    webhook, or an event to one webhooks-v2 endpoint (W4). Exactly one of `webhook` and
+    `endpoint` is set."""
 
     PENDING = "pending"
     SUCCEEDED = "succeeded"
@@ -250,10 +227,22 @@ class Delivery(models.Model):
     STATES = [(PENDING, "Pending"), (SUCCEEDED, "Delivered"), (FAILED, "Failed (gave up)")]
     MESSAGE = "message"
     BUNDLE = "bundle"
-    KINDS = [(MESSAGE, "Message"), (BUNDLE, "Bundle")]
+    EVENT = "event"
+    KINDS = [(MESSAGE, "Message"), (BUNDLE, "Bundle"), (EVENT, "Event (v2)")]
 
     webhook = models.ForeignKey(
-        OutboundWebhook, on_delete=models.CASCADE, related_name="deliveries"
+        OutboundWebhook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    endpoint = models.ForeignKey(
+        "endpoints.Endpoint",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    # The v2 event this delivery announces (its `event_id` below is the event's webhook-id).
+    source_event = models.ForeignKey(
+        "endpoints.Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     kind = models.CharField(max_length=10, choices=KINDS)
     chat = models.ForeignKey(
@@ -285,20 +274,25 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         indexes = [
-            models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
-            models.Index(fields=["chat", "state", "id"], name="delivery_chat_order"),
+            models.Index(fields=["state", "next_attempt_at", "id"], name="delivery_due"),
+            models.Index(fields=["chat", "state", "next_attempt_at"], name="delivery_chat_order"),
         ]
         constraints = [
             # A message is announced once; only the owner's redeliveries repeat it.
             models.UniqueConstraint(
                 fields=["message"],
-                condition=models.Q(redelivery_of__isnull=True),
+                condition=models.Q(redelivery_of__isnull=True, endpoint__isnull=True),
                 name="one_delivery_per_message",
             )
         ]
 
     def __str__(self):
         return f"{self.event_id} ({self.state})"
+
+    @property
+    def target(self):
+        """The OutboundWebhook or the Endpoint this delivery goes to."""
+        return self.webhook if self.webhook_id else self.endpoint
 
     def redeliver(self):
         """A fresh delivery of the same body with the same webhook-id (it is the same event, and
@@ -307,7 +301,9 @@ class Delivery(models.Model):
 
         with transaction.atomic():
             copy = Delivery.objects.create(
-                webhook=self.webhook,
+                webhook_id=self.webhook_id,
+                endpoint_id=self.endpoint_id,
+                source_event_id=self.source_event_id,
                 kind=self.kind,
                 chat_id=self.chat_id,
                 message_count=self.message_count,
@@ -324,7 +320,16 @@ class Attempt(models.Model):
 
     BODY_LIMIT = 20 * 1024
 
-    webhook = models.ForeignKey(OutboundWebhook, on_delete=models.CASCADE, related_name="attempts")
+    webhook = models.ForeignKey(
+        OutboundWebhook, null=True, blank=True, on_delete=models.CASCADE, related_name="attempts"
+    )
+    endpoint = models.ForeignKey(
+        "endpoints.Endpoint",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+    )
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveSmallIntegerField()
     at = models.DateTimeField(default=timezone.now)
@@ -339,10 +344,18 @@ class Attempt(models.Model):
     succeeded = models.BooleanField(default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["webhook", "-id"], name="attempt_latest")]
+        indexes = [
+            models.Index(fields=["webhook", "-id"], name="attempt_latest"),
+            models.Index(fields=["endpoint", "-id"], name="attempt_endpoint_latest"),
+        ]
 
     def __str__(self):
         return f"{self.delivery.event_id} #{self.number}"
+
+    @property
+    def sent_body(self):
+        """The body this attempt POSTed: its delivery's (older rows kept their own copy)."""
+        return self.request_body or self.delivery.body
 
     @property
     def outcome(self):
@@ -365,7 +378,7 @@ class Attempt(models.Model):
                 "method": "POST",
                 "url": self.url,
                 "headers": self.request_headers,
-                "body": self.request_body,
+                "body": self.sent_body,
             },
             "response": {
                 "status": self.status,

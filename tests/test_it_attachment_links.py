@@ -1,0 +1,91 @@
+"""W3: an attachment's temporary_download_url downloads that one file until it expires; a
+tampered or expired link is a 404."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.test import override_settings
+
+from webhooks.endpoints import links
+from whatsapp.models import Message
+from whatsapp.store import store_message
+
+CONTENT = b"%PDF-1.4 the invoice"
+
+
+@pytest.fixture
+def file_server():
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(CONTENT)))
+            self.end_headers()
+            self.wfile.write(CONTENT)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/media/1.pdf"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def message(chat, file_server):
+    return store_message(
+        chat,
+        direction=Message.RECEIVED,
+        origin="contact",
+        attachment_url=file_server,
+        attachment_name="invoice.pdf",
+        attachment_mime="application/pdf",
+        attachment_size=len(CONTENT),
+    )
+
+
+def path_of(link):
+    return link.removeprefix("http://testserver")
+
+
+def test_it_downloads_the_file(client, message):
+    response = client.get(path_of(links.make(message.pk)))
+    assert response.status_code == 200
+    assert response.content == CONTENT
+    assert response["Content-Type"] == "application/pdf"
+    assert 'filename="invoice.pdf"' in response["Content-Disposition"]
+
+
+def test_it_is_a_404_once_expired(client, message):
+    with override_settings(ATTACHMENT_LINK_TTL=60):
+        link = links.make(message.pk, now=time.time() - 61)
+    assert client.get(path_of(link)).status_code == 404
+
+
+def test_it_lasts_24_hours_by_default(message):
+    token = path_of(links.make(message.pk)).split("/")[2]
+    assert links.read(token, now=time.time() + 24 * 3600 - 5) == message.pk
+    assert links.read(token, now=time.time() + 24 * 3600 + 5) is None
+
+
+@pytest.mark.parametrize("change", ["message", "expiry", "signature"])
+def test_it_is_a_404_when_tampered_with(client, message, change):
+    token = path_of(links.make(message.pk)).split("/")[2]
+    value, signature = token.rsplit(":", 1)
+    message_id, expires = value.split(".")
+    if change == "message":
+        token = f"{int(message_id) + 1}.{expires}:{signature}"
+    elif change == "expiry":
+        token = f"{message_id}.{int(expires) + 86400}:{signature}"
+    else:
+        token = f"{value}:{signature[:-2]}xx"
+    assert client.get(f"/files/{token}/").status_code == 404
+
+
+def test_a_message_without_a_file_is_a_404(client, chat):
+    plain = store_message(chat, direction=Message.RECEIVED, origin="contact", text="hi")
+    assert client.get(path_of(links.make(plain.pk))).status_code == 404

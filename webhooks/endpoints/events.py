@@ -1,0 +1,141 @@
+"""Webhooks v2 events (SPEC W2), from the signals of the whatsapp app. Every receiver runs inside
+the transaction that made the change, so the event row and its deliveries commit or roll back
+with it: an event is never lost, and never emitted for a change that rolled back.
+
+Messages are announced at the same moments as v1 (webhooks.outbound.events): received ones when
+stored, ours when WhatsApp accepted them; attachments included."""
+
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import timezone
+
+from webhooks.endpoints import event_types as types
+from webhooks.endpoints import payloads
+from webhooks.endpoints.models import Endpoint, Event
+from webhooks.outbound import dispatch
+from webhooks.outbound.events import GONE_OUT, ON_THEIR_WAY
+from webhooks.outbound.models import Delivery
+from whatsapp.models import Message
+from whatsapp.signals import (
+    account_status_changed,
+    chat_created,
+    chat_responsible_changed,
+    message_status_changed,
+    message_stored,
+)
+
+REPORTED_STATUSES = (Message.DELIVERED, Message.READ, Message.FAILED)
+
+
+@receiver(message_stored, dispatch_uid="endpoints-message-stored")
+def on_message_stored(sender, message, **kwargs):
+    if message.direction == Message.RECEIVED or message.status not in ON_THEIR_WAY + (
+        Message.FAILED,
+    ):
+        _message_new(message)
+
+
+@receiver(message_status_changed, dispatch_uid="endpoints-status-changed")
+def on_status_changed(sender, message, previous, **kwargs):
+    if previous in ON_THEIR_WAY and message.status in GONE_OUT:
+        _message_new(message)
+    if message.status in REPORTED_STATUSES and message.status != previous:
+        chat = message.chat
+        emit(
+            chat.account,
+            types.MESSAGE_STATUS_CHANGED,
+            lambda: payloads.status_payload(message, previous),
+            chat_id=chat.pk,
+            message_id=message.pk,
+        )
+
+
+@receiver(chat_created, dispatch_uid="endpoints-chat-created")
+def on_chat_created(sender, chat, direction, **kwargs):
+    emit(chat.account, types.chat_created(direction), lambda: payloads.chat_payload(chat), chat.pk)
+
+
+@receiver(chat_responsible_changed, dispatch_uid="endpoints-chat-responsible")
+def on_responsible_changed(sender, chat, previous, **kwargs):
+    kind = types.CHAT_ASSIGNED if chat.responsible_id else types.CHAT_UNASSIGNED
+    emit(chat.account, kind, lambda: payloads.chat_payload(chat), chat.pk)
+
+
+@receiver(account_status_changed, dispatch_uid="endpoints-account-status")
+def on_account_status_changed(sender, account, previous, reason="", **kwargs):
+    if account.status == previous:
+        return
+    kind = types.ACCOUNT_CONNECTED if account.is_connected else types.ACCOUNT_DISCONNECTED
+    emit(account, kind, lambda: payloads.account_payload(account, reason, timezone.now()))
+
+
+def _message_new(message):
+    chat = message.chat
+    emit(
+        chat.account,
+        types.message_new(message.direction),
+        lambda: payloads.message_payload(message),
+        chat_id=chat.pk,
+        message_id=message.pk,
+    )
+
+
+def emit(account, kind, build, chat_id=None, message_id=None):
+    """Write the event and one delivery per enabled endpoint subscribed to it; nothing at all
+    when no endpoint of the workspace is subscribed (a disabled one still gets the event row, so
+    a replay can send it later). A fixed number of queries, however many endpoints."""
+    subscribed = [
+        endpoint
+        for endpoint in Endpoint.objects.filter(
+            workspace_id=account.workspace_id, event_type__in=types.subscriptions(kind)
+        )
+        if endpoint.account_id in (None, account.pk)
+    ]
+    if not subscribed:
+        return None
+    payload = build()
+    event = Event.objects.create(
+        workspace_id=account.workspace_id,
+        kind=kind,
+        account=account,
+        chat_id=chat_id,
+        message_id=message_id,
+        payload=payload,
+    )
+    deliveries = [delivery_for(endpoint, event) for endpoint in subscribed if endpoint.enabled]
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
+        dispatch.wake_on_commit()
+    return event
+
+
+def delivery_for(endpoint, event, payload=None):
+    """An unsaved delivery of `event` to `endpoint`, with the event's webhook-id."""
+    return Delivery(
+        endpoint=endpoint,
+        kind=Delivery.EVENT,
+        chat_id=event.chat_id,
+        source_event=event,
+        event_id=event.webhook_id,
+        body=payloads.body(endpoint.event_type, payload or event.payload),
+    )
+
+
+def replay(endpoint, since):
+    """W5 "Replay since…": new deliveries to `endpoint` of every event it subscribes to since
+    `since` (events are kept LOG_DAYS), oldest first, each with the event's own webhook-id so the
+    receiver can recognise what it already has; attachment links are fresh. Returns how many."""
+    kinds = [kind for kind in types.ALL if endpoint.event_type in types.subscriptions(kind)]
+    events = Event.objects.filter(
+        workspace_id=endpoint.workspace_id, kind__in=kinds, created_at__gte=since
+    ).order_by("created_at", "pk")
+    if endpoint.account_id:
+        events = events.filter(account_id=endpoint.account_id)
+    deliveries = [
+        delivery_for(endpoint, event, payloads.refresh_links(event.payload, event.message_id))
+        for event in events.iterator()
+    ]
+    with transaction.atomic():
+        Delivery.objects.bulk_create(deliveries, batch_size=500)
+        dispatch.wake_on_commit()
+    return len(deliveries)

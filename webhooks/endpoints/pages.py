@@ -1,0 +1,203 @@
+"""The owner's pages: Integrations / Webhooks v2 (W1, W4, W5) and Integrations / API tokens.
+Members see the list; only the owner changes anything or sees secrets and logs."""
+
+import json
+from datetime import UTC, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from timelines.access import workspace_for_member, workspace_for_owner
+from webhooks.endpoints import events
+from webhooks.endpoints.forms import EndpointForm, ReplayForm
+from webhooks.endpoints.models import LOG_DAYS, LOG_SIZE, ApiToken, Endpoint, endpoints_max
+from webhooks.outbound.models import Attempt
+
+
+def stats(endpoint):
+    """Activations and error rate over the last LOG_DAYS days (at most LOG_SIZE), last response."""
+    since = timezone.now() - timedelta(days=LOG_DAYS)
+    recent = endpoint.attempts.filter(at__gte=since).order_by("-pk")
+    ids = list(recent.values_list("pk", flat=True)[:LOG_SIZE])
+    counts = Attempt.objects.filter(pk__in=ids).aggregate(
+        n=Count("pk"), failed=Count("pk", filter=Q(succeeded=False))
+    )
+    n = counts["n"]
+    return {
+        "activations": n,
+        "error_rate": round(100 * counts["failed"] / n) if n else 0,
+        "last": recent.first(),
+    }
+
+
+@login_required
+def endpoints(request, workspace_id):
+    if request.method == "POST":
+        workspace = workspace_for_owner(request, workspace_id)
+        form = EndpointForm(request.POST, workspace=workspace)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                Endpoint.create(workspace, **data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Webhook added.")
+                return redirect("endpoints:page", workspace_id=workspace.pk)
+        return _render(request, workspace, form, status=400)
+    workspace = workspace_for_member(request, workspace_id)
+    return _render(request, workspace, EndpointForm(workspace=workspace))
+
+
+def _render(request, workspace, form, status=200, editing=None):
+    rows = [
+        {"endpoint": e, **stats(e)}
+        for e in Endpoint.objects.filter(workspace=workspace).select_related("account")
+    ]
+    context = {
+        "workspace": workspace,
+        "rows": rows,
+        "form": form,
+        "editing": editing,
+        "replay_form": ReplayForm(),
+        "is_owner": workspace.is_owner(request.user),
+        "endpoints_max": endpoints_max(),
+        "log_size": LOG_SIZE,
+        "log_days": LOG_DAYS,
+    }
+    return render(request, "endpoints/page.html", context, status=status)
+
+
+@login_required
+def endpoint_action(request, workspace_id, endpoint_id):
+    """GET: the edit form. POST `action`: save, enable, disable, delete, rotate, redeliver,
+    replay."""
+    workspace = workspace_for_owner(request, workspace_id)
+    endpoint = get_object_or_404(Endpoint, pk=endpoint_id, workspace=workspace)
+    if request.method != "POST":
+        return _render(
+            request,
+            workspace,
+            EndpointForm(instance=endpoint, workspace=workspace),
+            editing=endpoint,
+        )
+    action = request.POST.get("action", "")
+    handler = ACTIONS.get(action)
+    if handler is None:
+        messages.error(request, "Unknown action.")
+    else:
+        response = handler(request, endpoint)
+        if response is not None:
+            return response
+    return redirect("endpoints:page", workspace_id=workspace.pk)
+
+
+def _save(request, endpoint):
+    form = EndpointForm(request.POST, instance=endpoint, workspace=endpoint.workspace)
+    if not form.is_valid():
+        return _render(request, endpoint.workspace, form, status=400, editing=endpoint)
+    fields = dict(form.cleaned_data)
+    endpoint.refresh_from_db()
+    try:
+        endpoint.change(**fields)
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return _render(request, endpoint.workspace, form, status=400, editing=endpoint)
+    messages.success(request, "Webhook saved.")
+    return None
+
+
+def _enable(request, endpoint):
+    endpoint.change(enabled=True)
+    messages.success(request, "Webhook enabled: pending deliveries go out now.")
+
+
+def _disable(request, endpoint):
+    endpoint.change(enabled=False)
+    messages.success(request, "Webhook switched off: pending deliveries are kept.")
+
+
+def _delete(request, endpoint):
+    endpoint.delete()
+    messages.success(request, "Webhook deleted.")
+
+
+def _rotate(request, endpoint):
+    endpoint.rotate_secret()
+    messages.success(request, "New signing secret: requests are signed with it from now on.")
+
+
+def _redeliver(request, endpoint):
+    delivery = endpoint.deliveries.filter(pk=request.POST.get("delivery") or 0).first()
+    if delivery is None:
+        messages.error(request, "No such delivery.")
+    else:
+        delivery.redeliver()
+        messages.success(request, f"Redelivery queued ({delivery.event_id}).")
+
+
+def _replay(request, endpoint):
+    form = ReplayForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the date and time to replay from.")
+        return None
+    since = form.cleaned_data["since"]
+    if timezone.is_naive(since):
+        since = since.replace(tzinfo=UTC)
+    count = events.replay(endpoint, since)
+    messages.success(request, f"Replaying {count} event(s) since {since:%Y-%m-%d %H:%M} UTC.")
+    return None
+
+
+ACTIONS = {
+    "save": _save,
+    "enable": _enable,
+    "disable": _disable,
+    "delete": _delete,
+    "rotate": _rotate,
+    "redeliver": _redeliver,
+    "replay": _replay,
+}
+
+
+@login_required
+def download_log(request, workspace_id, endpoint_id):
+    """The last LOG_SIZE activations of the last LOG_DAYS days, everything sent and received."""
+    workspace = workspace_for_owner(request, workspace_id)
+    endpoint = get_object_or_404(Endpoint, pk=endpoint_id, workspace=workspace)
+    since = timezone.now() - timedelta(days=LOG_DAYS)
+    attempts = (endpoint.attempts.filter(at__gte=since).select_related("delivery").order_by("-pk"))[
+        :LOG_SIZE
+    ]
+    body = json.dumps([a.as_log_entry() for a in attempts], indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    name = f"webhook-{endpoint.pk}-log.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+def tokens(request, workspace_id):
+    workspace = workspace_for_owner(request, workspace_id)
+    created = None
+    if request.method == "POST":
+        if request.POST.get("revoke"):
+            token = get_object_or_404(ApiToken, pk=request.POST["revoke"], workspace=workspace)
+            token.revoke()
+            messages.success(request, f"Token {token.name} revoked: it stops working now.")
+            return redirect("endpoints:tokens", workspace_id=workspace.pk)
+        try:
+            _, created = ApiToken.issue(workspace, request.POST.get("name", ""), request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    context = {
+        "workspace": workspace,
+        "tokens": ApiToken.objects.filter(workspace=workspace),
+        "created": created,
+    }
+    return render(request, "endpoints/tokens.html", context)

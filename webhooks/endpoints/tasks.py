@@ -1,0 +1,41 @@
+"""Webhooks v2 housekeeping: events and activations older than LOG_DAYS are dropped, and at most
+LOG_SIZE activations are kept per endpoint. Pending deliveries are never dropped."""
+
+from datetime import timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from webhooks.endpoints.models import LOG_DAYS, LOG_SIZE, Event
+from webhooks.outbound.models import Attempt, Delivery
+
+PRUNE = "webhooks.endpoints.tasks.prune"
+
+
+def prune(now=None):
+    cutoff = (now or timezone.now()) - timedelta(days=LOG_DAYS)
+    Event.objects.filter(created_at__lt=cutoff).delete()
+    Attempt.objects.filter(endpoint__isnull=False, at__lt=cutoff).delete()
+    Delivery.objects.filter(endpoint__isnull=False, finished_at__lt=cutoff).exclude(
+        state=Delivery.PENDING
+    ).delete()
+    crowded = (
+        Attempt.objects.filter(endpoint__isnull=False)
+        .values("endpoint")
+        .annotate(n=Count("id"))
+        .filter(n__gt=LOG_SIZE)
+    )
+    for row in crowded:
+        attempts = Attempt.objects.filter(endpoint_id=row["endpoint"]).order_by("-pk")
+        cutoff_pk = list(attempts.values_list("pk", flat=True)[LOG_SIZE : LOG_SIZE + 1])
+        if cutoff_pk:
+            Attempt.objects.filter(endpoint_id=row["endpoint"], pk__lte=cutoff_pk[0]).delete()
+
+
+def ensure_schedules(**kwargs):
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="webhooks v2: prune",
+        defaults={"func": PRUNE, "schedule_type": Schedule.HOURLY, "repeats": -1},
+    )
