@@ -194,7 +194,7 @@ class Chat(models.Model):
         if user is not None and not self.account.workspace.is_member(user):
             raise ValidationError(f"{user} is not a member of the workspace {self.workspace}.")
         with transaction.atomic():
-            chat = Chat.objects.select_for_update(of=("self",)).get(pk=self.pk)
+            chat = Chat.objects.select_for_update(of=("self",), no_key=True).get(pk=self.pk)
             previous = chat.responsible
             if (previous and previous.pk) == (user and user.pk):
                 self.responsible = previous

@@ -84,7 +84,7 @@ class Endpoint(DeliveryTarget):
         """A new endpoint; ValidationError naming the field when refused (at most
         WEBHOOK_ENDPOINTS_MAX per workspace, counted under the workspace's lock)."""
         with transaction.atomic():
-            Workspace.objects.select_for_update(of=("self",)).get(pk=workspace.pk)
+            Workspace.objects.select_for_update(of=("self",), no_key=True).get(pk=workspace.pk)
             if cls.objects.filter(workspace=workspace).count() >= endpoints_max():
                 raise ValidationError(
                     {"event_type": f"A workspace has at most {endpoints_max()} webhooks."}

@@ -93,7 +93,9 @@ def claim(limit=BATCH, now=None):
     now = now or timezone.now()
     token = secrets.token_hex(8)
     with transaction.atomic():
-        due = Delivery.objects.due(now).select_for_update(skip_locked=True, of=("self",))
+        due = Delivery.objects.due(now).select_for_update(
+            skip_locked=True, of=("self",), no_key=True
+        )
         ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
         if not ids:
             return []
