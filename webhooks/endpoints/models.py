@@ -14,7 +14,7 @@ from django.utils import timezone
 from timelines.models import Workspace
 from webhooks.endpoints import event_types
 from webhooks.outbound import signing
-from webhooks.outbound.models import Delivery, validate_webhook_url
+from webhooks.outbound.models import validate_webhook_url
 from webhooks.outbound.targets import DeliveryTarget
 from whatsapp.models import Account
 
@@ -114,23 +114,6 @@ class Endpoint(DeliveryTarget):
             elif enabled is False and self.enabled:
                 self.disable()
         return self
-
-    def enable(self):
-        from webhooks.outbound import dispatch
-
-        now = timezone.now()
-        with transaction.atomic():
-            Endpoint.objects.filter(pk=self.pk).update(
-                enabled=True, consecutive_failures=0, updated_at=now
-            )
-            self.deliveries.filter(state=Delivery.PENDING).update(next_attempt_at=now)
-            transaction.on_commit(dispatch.wake)
-        self.enabled, self.consecutive_failures = True, 0
-
-    def rotate_secret(self):
-        self.secret = signing.new_secret()
-        self.save(update_fields=["secret", "updated_at"])
-        return self.secret
 
 
 class Event(models.Model):

@@ -141,24 +141,9 @@ class OutboundWebhook(DeliveryTarget):
             self.window_start, self.window_end = now, window_end_after(now, hours)
 
     def enable(self):
-        """Switch on; pending deliveries (kept through the disable, O7) go out at once."""
         if not self.url:
             raise ValidationError("Set the webhook URL before enabling the webhook.")
-        from webhooks.outbound import dispatch
-
-        now = timezone.now()
-        with transaction.atomic():
-            OutboundWebhook.objects.filter(pk=self.pk).update(
-                enabled=True, consecutive_failures=0, updated_at=now
-            )
-            self.deliveries.filter(state=Delivery.PENDING).update(next_attempt_at=now)
-            transaction.on_commit(dispatch.wake)
-        self.enabled, self.consecutive_failures = True, 0
-
-    def rotate_secret(self):
-        self.secret = signing.new_secret()
-        self.save(update_fields=["secret", "updated_at"])
-        return self.secret
+        super().enable()
 
     def count_skipped(self):
         OutboundWebhook.objects.filter(pk=self.pk).update(

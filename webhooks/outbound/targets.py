@@ -6,6 +6,8 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from webhooks.outbound import signing
+
 # O6: more than this many consecutive failed attempts switch the target off.
 MAX_CONSECUTIVE_FAILURES = 10
 SWITCHED_OFF_BY_OWNER = "Switched off by the owner."
@@ -26,6 +28,25 @@ class DeliveryTarget(models.Model):
     def switched_off_automatically(self):
         """Off because deliveries kept failing (O6), not by a person: the page says why, when."""
         return not self.enabled and self.disabled_reason == SWITCHED_OFF_BY_ERRORS
+
+    def enable(self):
+        """Switch on; pending deliveries (kept through the disable, O7) go out at once."""
+        from webhooks.outbound import dispatch
+        from webhooks.outbound.models import Delivery
+
+        now = timezone.now()
+        with transaction.atomic():
+            type(self).objects.filter(pk=self.pk).update(
+                enabled=True, consecutive_failures=0, updated_at=now
+            )
+            self.deliveries.filter(state=Delivery.PENDING).update(next_attempt_at=now)
+            transaction.on_commit(dispatch.wake)
+        self.enabled, self.consecutive_failures = True, 0
+
+    def rotate_secret(self):
+        self.secret = signing.new_secret()
+        self.save(update_fields=["secret", "updated_at"])
+        return self.secret
 
     def disable(self, reason=SWITCHED_OFF_BY_OWNER):
         now = timezone.now()
