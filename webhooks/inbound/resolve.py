@@ -10,11 +10,13 @@ The statement is built per recipient kind and cached; on PostgreSQL psycopg prep
 connection (and forgets it on its own when a rollback discards it).
 """
 
+import json
 from dataclasses import dataclass
 from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import DateTimeField
 
 from credits.models import Balance
 from timelines.rows import fetch_one, mark_saved, table
@@ -191,8 +193,6 @@ def _key(workspace_id, pk, body_sha256, status, response, created_at):
     if pk is None:
         return None
     if isinstance(response, str):  # SQLite hands JSON back as text
-        import json
-
         response = json.loads(response)
     key = IdempotencyKey(
         workspace_id=workspace_id,
@@ -230,8 +230,6 @@ def _chat(account, pk, jid, name, phone, is_group, created_at):
 
 def _aware(moment):
     """A datetime from a raw row (SQLite hands back text or naive UTC) as an aware one."""
-    from django.db.models import DateTimeField
-
     if moment is None or getattr(moment, "tzinfo", None) is not None:
         return moment
     return DateTimeField().to_python(
