@@ -1,4 +1,4 @@
-"""C1/I10 under real concurrency: 50 simultaneous inbound requests against a balance of 20.
+"""C1/I10 under real concurrency: 50 inbound requests, 10 at a time, against a balance of 20.
 
 PostgreSQL only: its row lock on the balance is what is being tested (SQLite serialises every
 writer, so the race cannot happen there)."""
@@ -30,7 +30,9 @@ def test_it_accepts_exactly_as_many_requests_as_there_are_credits(live_server, w
     def post(n):
         return requests.post(url, json={**body, "text": f"race {n}"}, timeout=60)
 
-    with ThreadPoolExecutor(50) as pool:
+    # 10 at a time: the test server's listen queue holds 10 connections (a burst of 50 overflows it
+    # and connections are reset). The production-shape suite sends 40 at once to gunicorn.
+    with ThreadPoolExecutor(10) as pool:
         responses = list(pool.map(post, range(50)))
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] * 20 + [402] * 30, codes
