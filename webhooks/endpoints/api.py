@@ -15,13 +15,11 @@ import json
 import logging
 
 from django.core.exceptions import ValidationError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from timelines.api import JSONOnlyAPIView
 from webhooks.endpoints import api_schema, event_types
 from webhooks.endpoints.models import ApiToken, Endpoint
-from webhooks.inbound.views import AlwaysJSON
 
 log = logging.getLogger(__name__)
 FIELDS = ("event_type", "url", "enabled")
@@ -42,15 +40,8 @@ def fail(status, message):
     return Response({"status": "error", "message": message}, status=status)
 
 
-class ManagementView(APIView):
-    """Bearer-token views: no sessions or CSRF; the token names the workspace."""
-
-    authentication_classes = []
-    permission_classes = []
-    throttle_classes = []
-    parser_classes = []
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = AlwaysJSON
+class ManagementView(JSONOnlyAPIView):
+    """Bearer-token views: the token names the workspace."""
 
     def dispatch(self, request, *args, **kwargs):
         self.args, self.kwargs = args, kwargs

@@ -13,7 +13,7 @@ from webhooks.endpoints import event_types as types
 from webhooks.endpoints import payloads
 from webhooks.endpoints.models import Endpoint, Event
 from webhooks.outbound import dispatch
-from webhooks.outbound.events import GONE_OUT, ON_THEIR_WAY
+from webhooks.outbound.events import new_when_changed, new_when_stored
 from webhooks.outbound.models import Delivery
 from whatsapp.models import Message
 from whatsapp.signals import (
@@ -29,15 +29,13 @@ REPORTED_STATUSES = (Message.DELIVERED, Message.READ, Message.FAILED)
 
 @receiver(message_stored, dispatch_uid="endpoints-message-stored")
 def on_message_stored(sender, message, **kwargs):
-    if message.direction == Message.RECEIVED or message.status not in ON_THEIR_WAY + (
-        Message.FAILED,
-    ):
+    if new_when_stored(message):
         _message_new(message)
 
 
 @receiver(message_status_changed, dispatch_uid="endpoints-status-changed")
 def on_status_changed(sender, message, previous, **kwargs):
-    if previous in ON_THEIR_WAY and message.status in GONE_OUT:
+    if new_when_changed(message, previous):
         _message_new(message)
     if message.status in REPORTED_STATUSES and message.status != previous:
         chat = message.chat

@@ -3,12 +3,10 @@ webhooks.inbound.service."""
 
 import logging
 
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from timelines.access import workspace_for_owner
+from timelines.api import JSONOnlyAPIView
 from timelines.logs import log_download
 from webhooks.inbound import schema, service
 from webhooks.inbound.intake import InboundError
@@ -19,25 +17,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_NOT_FOUND = InboundError(404, "Webhook not found")
 
 
-class AlwaysJSON(BaseContentNegotiation):
-    """Integrators send any Accept header; the answer is JSON whatever it says (never a 406)."""
-
-    def select_parser(self, request, parsers):
-        return None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
-class InboundAPIView(APIView):
-    """No sessions, CSRF, authentication or throttling: the secret URL is the credential."""
-
-    authentication_classes = []
-    permission_classes = []
-    throttle_classes = []
-    parser_classes = []
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = AlwaysJSON
+class InboundAPIView(JSONOnlyAPIView):
+    """The secret URL is the credential."""
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         return error(InboundError(405, f"Method {request.method} not allowed."))

@@ -21,19 +21,29 @@ ON_THEIR_WAY = (Message.QUEUED, Message.SENDING)
 GONE_OUT = (Message.SENT, Message.DELIVERED, Message.READ)
 
 
+def new_when_stored(message):
+    """A stored message is news at once when it was received, or sent already (typed on the
+    phone); one we are still to send is news when it goes out, and a failed one never is."""
+    return message.direction == Message.RECEIVED or message.status not in ON_THEIR_WAY + (
+        Message.FAILED,
+    )
+
+
+def new_when_changed(message, previous):
+    """The first step out of queued/sending into sent (or straight to delivered/read when a
+    transport's acknowledgement overtakes its answer) is the moment the message exists."""
+    return previous in ON_THEIR_WAY and message.status in GONE_OUT
+
+
 @receiver(message_stored, dispatch_uid="outbound-message-stored")
 def on_message_stored(sender, message, **kwargs):
-    if message.direction == Message.RECEIVED or message.status not in ON_THEIR_WAY + (
-        Message.FAILED,
-    ):
+    if new_when_stored(message):
         announce(message)
 
 
 @receiver(message_status_changed, dispatch_uid="outbound-status-changed")
 def on_status_changed(sender, message, previous, **kwargs):
-    # The first step out of queued/sending into sent (or straight to delivered/read when a
-    # transport's acknowledgement overtakes its answer) is the moment the message exists.
-    if previous in ON_THEIR_WAY and message.status in GONE_OUT:
+    if new_when_changed(message, previous):
         announce(message)
 
 
