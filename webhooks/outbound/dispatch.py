@@ -40,6 +40,7 @@ BATCH = THREADS
 DRAIN_BUDGET = 30  # seconds
 LEASE = timedelta(seconds=120)
 LEASE_NAME = "outbound-drain"
+STATISTICS_MAX_AGE = timedelta(minutes=1)
 
 
 def request_timeout():
@@ -106,6 +107,35 @@ def claim(limit=BATCH, now=None):
     claimed = Delivery.objects.filter(claim_token=token).select_related("webhook", "endpoint")
     claimed = claimed.order_by("pk")
     return list(claimed)
+
+
+class _Analysed:
+    at = None  # when this process last analysed the deliveries table
+
+
+_analysed = _Analysed()
+
+
+def analyse_a_new_backlog(now=None):
+    """On PostgreSQL, refresh the table's statistics when a drain meets a backlog and they are
+    more than a minute old. A queue's statistics are always stale: in the everyday state almost
+    every delivery has succeeded, so when a burst of deliveries arrives (or a receiver comes back
+    after hours) the planner still believes a handful are pending. It would then fetch every
+    pending row, check each one's chat order against all the others and sort them to keep a
+    batch, once per batch: the drain would slow down with the square of its backlog. Knowing the
+    backlog, it reads the due index in order and stops at the batch. Autovacuum catches up on its
+    own, but minutes later; a drain meets the backlog at once. ANALYZE reads a sample of fixed
+    size, whatever the table's size, and each process runs it at most once a minute."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return False
+    now = now or timezone.now()
+    if _analysed.at and now - _analysed.at < STATISTICS_MAX_AGE:
+        return False
+    _analysed.at = now
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(Delivery._meta.db_table)}")
+    return True
 
 
 # -- posting (threads: no database here) ----
@@ -283,6 +313,8 @@ def deliver_due(budget=DRAIN_BUDGET):
     with ThreadPoolExecutor(THREADS, thread_name_prefix="outbound") as pool:
         while True:
             batch = claim() if time.monotonic() - started < budget else []
+            if not made and not in_flight and len(batch) == BATCH:
+                analyse_a_new_backlog()
             submitted = [pool.submit(post, delivery, sessions) for delivery in batch]
             if in_flight:
                 record([future.result() for future in in_flight])
