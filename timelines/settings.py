@@ -234,6 +234,9 @@ LOGGING = {
 
 # Outbound webhook: seconds to wait for the receiver's answer (SPEC O5 says 10).
 OUTBOUND_WEBHOOK_TIMEOUT = env.float("OUTBOUND_WEBHOOK_TIMEOUT", default=10.0)
+# How many delivery drains may run at once (each a worker process with its own thread pool); a
+# second starts only while a backlog waits. More for more cores and qcluster machines.
+OUTBOUND_DRAINS = env.int("OUTBOUND_DRAINS", default=2)
 
 # Webhooks v2 (SPEC W1, W3): endpoints per workspace, and how long an attachment's
 # temporary_download_url works (seconds).

@@ -104,7 +104,8 @@ def claim(limit=BATCH, now=None):
         Delivery.objects.filter(free, pk__in=ids, state=Delivery.PENDING).update(
             claimed_until=now + LEASE, claim_token=token
         )
-    claimed = Delivery.objects.filter(claim_token=token).select_related("webhook", "endpoint")
+    claimed = Delivery.objects.filter(pk__in=ids, claim_token=token)
+    claimed = claimed.select_related("webhook", "endpoint")
     claimed = claimed.order_by("pk")
     return list(claimed)
 
@@ -315,6 +316,7 @@ def deliver_due(budget=DRAIN_BUDGET):
             batch = claim() if time.monotonic() - started < budget else []
             if not made and not in_flight and len(batch) == BATCH:
                 analyse_a_new_backlog()
+                call_for_help()
             submitted = [pool.submit(post, delivery, sessions) for delivery in batch]
             if in_flight:
                 record([future.result() for future in in_flight])
@@ -327,11 +329,24 @@ def deliver_due(budget=DRAIN_BUDGET):
 
 def wake():
     """Make sure due deliveries will be made soon: one drain task, however many callers."""
-    token = _take_lease()
-    if token:
-        from django_q.tasks import async_task
+    _start_drain(_lease_names()[:1])
 
-        async_task("webhooks.outbound.dispatch.drain", token, task_name="outbound drain")
+
+def call_for_help():
+    """A drain that finds a full batch waiting starts one more, while fewer than
+    OUTBOUND_DRAINS run: a backlog is drained by several processes (several cores, several
+    machines), a trickle by one. The claims keep them apart and each chat in order."""
+    _start_drain(_lease_names())
+
+
+def _start_drain(names):
+    for name in names:
+        token = _take_lease(name)
+        if token:
+            from django_q.tasks import async_task
+
+            async_task("webhooks.outbound.dispatch.drain", token, name, task_name="outbound drain")
+            return
 
 
 def wake_on_commit():
@@ -343,21 +358,26 @@ def wake_on_commit():
     transaction.on_commit(wake)
 
 
-def drain(token):
+def drain(token, name=LEASE_NAME):
     """The django-q2 task: drain, hand the lease back, and start again if work arrived while
     the lease was held (its wake() found the lease taken and did nothing)."""
     try:
         deliver_due()
     finally:
-        DispatchLease.objects.filter(name=LEASE_NAME, token=token).update(until=None, token="")
+        DispatchLease.objects.filter(name=name, token=token).update(until=None, token="")
     if Delivery.objects.due(timezone.now()).exists():
         wake()
 
 
-def _take_lease():
+def _lease_names():
+    """One lease per drain that may run at once; the first is the one wake() takes."""
+    return [LEASE_NAME] + [f"{LEASE_NAME}-{n}" for n in range(2, settings.OUTBOUND_DRAINS + 1)]
+
+
+def _take_lease(name):
     now = timezone.now()
-    DispatchLease.objects.get_or_create(name=LEASE_NAME)
+    DispatchLease.objects.get_or_create(name=name)
     token = secrets.token_hex(8)
     free = Q(until__isnull=True) | Q(until__lt=now)
-    won = DispatchLease.objects.filter(free, name=LEASE_NAME).update(until=now + LEASE, token=token)
+    won = DispatchLease.objects.filter(free, name=name).update(until=now + LEASE, token=token)
     return token if won else None

@@ -230,8 +230,11 @@ class Delivery(models.Model):
         "endpoints.Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     kind = models.CharField(max_length=10, choices=KINDS)
+    # Indexed by delivery_chat_order below, which begins with it. A claim and an outcome each
+    # rewrite the delivery's row and its index entries, so no index is kept twice and the
+    # claim's own columns (claimed_until, claim_token) have none.
     chat = models.ForeignKey(
-        Chat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Chat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -248,7 +251,7 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_until = models.DateTimeField(null=True, blank=True)
-    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
+    claim_token = models.CharField(max_length=32, blank=True)
     last_status = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -305,8 +308,15 @@ class Attempt(models.Model):
 
     BODY_LIMIT = 20 * 1024
 
+    # Every attempt writes each index once, so none is kept twice: the log's own indexes below
+    # begin with the webhook and the endpoint, and serve their foreign keys too.
     webhook = models.ForeignKey(
-        OutboundWebhook, null=True, blank=True, on_delete=models.CASCADE, related_name="attempts"
+        OutboundWebhook,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+        db_index=False,
     )
     endpoint = models.ForeignKey(
         "endpoints.Endpoint",
@@ -314,6 +324,7 @@ class Attempt(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="attempts",
+        db_index=False,
     )
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveSmallIntegerField()
