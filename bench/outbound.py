@@ -1,9 +1,9 @@
 """Outbound webhook figures.
 
 0. Webhooks v2 fan-out: 10 endpoints subscribed to message:new and --fanout-messages messages
-   (10 deliveries each) delivered by a real django-q2 cluster (4 workers, as deployed), beside a plain `requests` loop
-   posting the same bodies; and the queries each event costs when stored, for the first and the
-   last messages (they must not grow with the number of messages).
+   (10 deliveries each) delivered by a real django-q2 cluster (4 workers, as deployed), beside a
+   plain `requests` loop posting the same bodies; and the queries each event costs when stored,
+   for the first and the last messages (they must not grow with the number of messages).
 1. Deliveries per second made by real django-q2 workers (`manage.py qcluster`) to a fast local
    receiver, beside a plain `requests` loop posting the same bodies to the same receiver in the
    same run; the ratio should be >= 0.7.
