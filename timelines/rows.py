@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.utils import timezone
 
 # Columns whose value, of this exact type, the field converts by a plain read (pre_save) and at
 # most a type wrapper (get_db_prep_save): the field machinery is skipped for them, which halves
@@ -74,17 +75,22 @@ class RowInsert:
         # and a lookup through the proxy costs more than the conversion.
         db = connections[DEFAULT_DB_ALIAS]
         params = []
-        for field, attname, kind, wrap in self._plan(db):
+        for field, attname, kind, wrap, stamped in self._plan(db):
             if kind is not None:
+                if stamped:  # what pre_save does for auto_now_add on an insert
+                    setattr(instance, attname, timezone.now())
                 value = getattr(instance, attname)
                 if type(value) is kind:
                     params.append(value if wrap is None else wrap(value))
+                    continue
+                if value is None:  # NULL, which the field would pass unchanged (see _step)
+                    params.append(None)
                     continue
             params.append(field.get_db_prep_save(field.pre_save(instance, True), db))
         return params
 
     def _plan(self, db):
-        """(field, attname, the type that takes the shortcut or None, its wrapper) per parameter."""
+        """`_step` per parameter."""
         plan = self._plans.get(db.vendor)
         if plan is None:
             plan = self._plans[db.vendor] = [_step(f, db) for f in self.param_fields]
@@ -92,16 +98,23 @@ class RowInsert:
 
 
 def _step(field, db):
+    """(field, attname, the type that takes the shortcut or None, its wrapper, whether it stamps
+    the insert's time as auto_now_add does). A field that takes the shortcut passes None (a
+    nullable column left empty) unchanged too, as asked of the field here."""
+    slow = field, field.attname, None, None, False
     shortcut = SHORTCUTS.get(type(field))
     if shortcut is None or getattr(field, "auto_now", False):  # auto_now rewrites any value
-        return field, field.attname, None, None
+        return slow
+    if field.get_db_prep_save(None, db) is not None:
+        return slow
+    stamped = getattr(field, "auto_now_add", False)
     sample, kind = shortcut
     converted = field.get_db_prep_save(sample, db)
     if converted == sample and type(converted) is kind:
-        return field, field.attname, kind, None  # passed unchanged
+        return field, field.attname, kind, None, stamped  # passed unchanged
     if isinstance(converted, kind) and converted == sample:
-        return field, field.attname, kind, type(converted)  # a typed wrapper (psycopg's Int4)
-    return field, field.attname, None, None  # a real conversion (SQLite's datetimes as text)
+        return field, field.attname, kind, type(converted), stamped  # a typed wrapper (Int4)
+    return slow  # a real conversion (SQLite's datetimes as text)
 
 
 def mark_saved(instance, pk):
@@ -126,11 +139,12 @@ def fetch_one(sql, params):
     never prepare.) With prepared statements off (DB_PREPARED_STATEMENTS=false, behind a pooler
     in transaction mode) psycopg does not prepare.
     """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # once: every lookup through the proxy costs
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()
