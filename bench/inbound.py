@@ -5,7 +5,7 @@ on PostgreSQL: the endpoint's CPU per accepted request (app + database) at most 
 "DRF + one INSERT" reference, and p99 < 50 ms. (CPU, not rate: on two cores shared by the app, the
 database and the load generator, a rate says as much about the neighbours as about the code.)
 
-    .venv/bin/python bench/inbound.py [--seconds 10] [--connections 8] [--workers 8]
+    .venv/bin/python bench/inbound.py [--seconds 10] [--rounds 3] [--connections 8] [--workers 8]
                                       [--workspaces 1]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/inbound_bench .venv/bin/python bench/inbound.py
 
@@ -17,7 +17,8 @@ seed's Example 1 and reads the answer (gunicorn's sync workers close each connec
 Besides the rates it prints the CPU time each accepted request cost, split between the app
 (gunicorn's workers), the database (PostgreSQL's backends for the bench's database) and the
 client, read from /proc: on a machine where all three share the cores, that is what a rate is
-made of.
+made of. The reference and the endpoint take turns (--rounds, splitting --seconds), so that what
+the neighbours do weighs on both alike; the ratio is printed for each round and for all of them.
 """
 
 import argparse
@@ -171,9 +172,21 @@ def measure(port, paths, body, seconds, connections, server):
     results = asyncio.run(drive(port, paths, body, seconds, connections))
     elapsed = time.perf_counter() - started
     cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(server).items()}
+    return summarise([(results, elapsed, cpu)])
+
+
+def summarise(runs):
+    """Figures of one target over one or more runs of it (results, elapsed, cpu seconds)."""
+    results = [result for run in runs for result in run[0]]
+    elapsed = sum(run[1] for run in runs)
+    cpu = {}
+    for run in runs:
+        for k, v in run[2].items():
+            cpu[k] = cpu.get(k, 0.0) + v
     latencies = sorted(latency for status, latency in results if status == 200)
     accepted = len(latencies)
     return {
+        "runs": runs,
         "accepted_per_s": accepted / elapsed,
         "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
         "p99_ms": 1000 * latencies[int(0.99 * (accepted - 1))] if latencies else None,
@@ -241,6 +254,12 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=8, help="gunicorn sync workers")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="the reference and the endpoint take turns this many times (--seconds split)",
+    )
+    parser.add_argument(
         "--workspaces",
         type=int,
         default=1,
@@ -255,13 +274,26 @@ def main():
         targets = {
             "bare Django view": ["/bench/bare/"],
             "empty DRF view": ["/bench/empty-drf/"],
-            "DRF + one INSERT": ["/bench/one-insert/"],
-            "inbound endpoint": endpoints,
         }
         figures = {
             name: measure(port, paths, body, args.seconds, args.connections, server)
             for name, paths in targets.items()
         }
+        # The reference and the endpoint take turns, round after round: whatever else the
+        # shared machine runs meanwhile weighs on both alike, and each round gives a ratio.
+        rounds = {"DRF + one INSERT": [], "inbound endpoint": []}
+        for _ in range(args.rounds):
+            for name, paths in (
+                ("DRF + one INSERT", ["/bench/one-insert/"]),
+                ("inbound endpoint", endpoints),
+            ):
+                figure = measure(
+                    port, paths, body, args.seconds / args.rounds, args.connections, server
+                )
+                rounds[name].append(figure)
+        for name, figures_of_rounds in rounds.items():
+            figures[name] = summarise([run for f in figures_of_rounds for run in f["runs"]])
+            figures[name]["rounds"] = figures_of_rounds
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -296,7 +328,14 @@ def report(figures, database, args):
     if cost is None:
         print("CPU per request: not measured (no /proc)")
         return
-    print(f"endpoint CPU (app + database) / DRF + one INSERT: {cost:.2f}x")
+    by_round = [
+        cpu_ratio(e, r) for e, r in zip(inbound["rounds"], one_insert["rounds"], strict=True)
+    ]
+    print(
+        "endpoint CPU (app + database) / DRF + one INSERT, round by round: "
+        + ", ".join(f"{r:.2f}x" for r in by_round)
+    )
+    print(f"endpoint CPU (app + database) / DRF + one INSERT, all rounds: {cost:.2f}x")
     ok = cost <= 2.5 and (inbound["p99_ms"] or 1e9) < 50
     print(f"target (CPU <= 2.5x DRF + one INSERT, p99 < 50 ms): {'met' if ok else 'NOT met'}")
 
