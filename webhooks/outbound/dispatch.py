@@ -100,8 +100,11 @@ def claim(limit=BATCH, now=None):
         ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
         if not ids:
             return []
+        # By id alone (the rows just read are still pending: locked on PostgreSQL, SQLite's
+        # writer lock held since BEGIN): with `state` in the filter, SQLite would walk the due
+        # index through every pending row instead of fetching sixteen by id.
         free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-        Delivery.objects.filter(free, pk__in=ids, state=Delivery.PENDING).update(
+        Delivery.objects.filter(free, pk__in=ids).update(
             claimed_until=now + LEASE, claim_token=token
         )
     claimed = Delivery.objects.filter(pk__in=ids, claim_token=token)
