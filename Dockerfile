@@ -14,7 +14,10 @@ COPY templates ./templates
 COPY manage.py ./
 RUN pip install . \
  && SECRET_KEY=only-for-collectstatic python manage.py collectstatic --noinput \
- && useradd --system --uid 10001 timelines
+ && useradd --system --uid 10001 timelines \
+ && mkdir media && chown timelines media
+# media/ (MEDIA_ROOT) is the one directory the app writes; a volume mounted there starts with
+# this owner.
 USER timelines
 
 EXPOSE 8000

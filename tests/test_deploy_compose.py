@@ -70,3 +70,16 @@ def test_the_operators_guide_names_every_service_and_setting_it_relies_on():
         assert f"`{name}`" in guide
     for setting in ("WAHA_URL", "WAHA_API_KEY", "WAHA_WEBHOOK_BASE_URL", "WAHA_SWEEP_CHATS"):
         assert setting in guide and setting in settings_read()
+
+
+def test_the_web_app_and_the_workers_share_the_uploads_directory():
+    """A file attached on the chat page is saved by the web app and sent by a worker: both mount
+    one volume at MEDIA_ROOT, which the image's user may write."""
+    media = "/app/media"  # MEDIA_ROOT's default in the image (BASE_DIR is /app)
+    for name in ("app", "worker"):
+        mounts = SERVICES[name].get("volumes") or []
+        volumes = [m.split(":")[0] for m in mounts if m.split(":")[1] == media]
+        assert volumes and volumes[0] in COMPOSE["volumes"], name
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "chown timelines media" in dockerfile
+    assert dockerfile.index("chown timelines media") < dockerfile.index("USER timelines")
