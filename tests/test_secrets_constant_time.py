@@ -1,10 +1,15 @@
 """P5: shared secrets are never compared character by character. The WAHA events URL's secret is
-looked up by its SHA-256 (as the inbound URL's token is) and then compared in constant time."""
+looked up by its SHA-256 and then compared in constant time; the inbound URL's token is looked up
+by its SHA-256 too."""
 
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
 from tests.fake_waha import fixture
+from tests.inbound_helpers import fixture_body, post
+from timelines.rows import fetch_one
+from webhooks.inbound import resolve
+from webhooks.inbound.models import token_digest
 from whatsapp import waha_events
 from whatsapp.models import WahaConnection, new_secret, secret_digest
 
@@ -40,3 +45,19 @@ def test_the_digest_follows_the_secret(waha_connection):
     waha_connection.secret = new_secret()
     waha_connection.save(update_fields=["secret"])
     assert WahaConnection.by_secret(waha_connection.secret) == waha_connection
+
+
+def test_the_inbound_endpoint_finds_its_webhook_by_the_digest_of_the_token(
+    client, inbound_webhook, account, monkeypatch
+):
+    reads = []
+
+    def spy(sql, params):
+        reads.append(params)
+        return fetch_one(sql, params)
+
+    monkeypatch.setattr(resolve, "fetch_one", spy)
+    assert post(client, inbound_webhook, fixture_body("example_1.json")).status_code == 200
+    [params] = reads  # the request's one read
+    assert token_digest(inbound_webhook.token) in params.values()
+    assert inbound_webhook.token not in params.values()
