@@ -54,6 +54,31 @@ def test_it_keeps_the_100_latest_attempts_per_workspace(outbound, receiver, chat
     assert "m104" in texts and "m4" not in texts and "m5" in texts
 
 
+def test_each_kind_of_target_keeps_its_own_log_size(outbound, subscribe, monkeypatch):
+    """The every-minute tick trims the v1 webhook's log to 100 while v2 endpoints' attempts (which
+    have no webhook) pile up beside it; the v2 prune trims each endpoint's to 1000."""
+    from webhooks.endpoints import tasks as endpoint_tasks
+
+    monkeypatch.setattr(dispatch, "wake", lambda: None)
+    endpoint = subscribe("message:new")
+
+    def attempts(count, **target):
+        delivery = Delivery.objects.create(kind=Delivery.EVENT, body="{}", **target)
+        Attempt.objects.bulk_create(
+            Attempt(delivery=delivery, number=1, url="http://x", request_body="", **target)
+            for _ in range(count)
+        )
+
+    attempts(105, webhook=outbound)
+    attempts(1005, endpoint=endpoint)
+    tasks.tick()
+    assert Attempt.objects.filter(webhook=outbound).count() == 100
+    assert Attempt.objects.filter(endpoint=endpoint).count() == 1005
+    endpoint_tasks.prune()
+    assert Attempt.objects.filter(endpoint=endpoint).count() == 1000
+    assert Attempt.objects.filter(webhook=outbound).count() == 100
+
+
 def test_the_owner_downloads_the_log(client, owner, outbound, receiver, chat):
     receive(chat, 3)
     client.force_login(owner)

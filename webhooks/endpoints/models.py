@@ -27,6 +27,8 @@ def endpoints_max():
 
 
 class Endpoint(DeliveryTarget):
+    LOG_SIZE = LOG_SIZE
+
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="endpoints")
     url = models.CharField("URL", max_length=2000, validators=[validate_webhook_url])
     event_type = models.CharField(max_length=40, choices=event_types.CHOICES)

@@ -3,10 +3,9 @@ LOG_SIZE activations are kept per endpoint. Pending deliveries are never dropped
 
 from datetime import timedelta
 
-from django.db.models import Count
 from django.utils import timezone
 
-from webhooks.endpoints.models import LOG_DAYS, LOG_SIZE, Event
+from webhooks.endpoints.models import LOG_DAYS, Endpoint, Event
 from webhooks.outbound.models import Attempt, Delivery
 
 PRUNE = "webhooks.endpoints.tasks.prune"
@@ -19,17 +18,7 @@ def prune(now=None):
     Delivery.objects.filter(endpoint__isnull=False, finished_at__lt=cutoff).exclude(
         state=Delivery.PENDING
     ).delete()
-    crowded = (
-        Attempt.objects.filter(endpoint__isnull=False)
-        .values("endpoint")
-        .annotate(n=Count("id"))
-        .filter(n__gt=LOG_SIZE)
-    )
-    for row in crowded:
-        attempts = Attempt.objects.filter(endpoint_id=row["endpoint"]).order_by("-pk")
-        cutoff_pk = list(attempts.values_list("pk", flat=True)[LOG_SIZE : LOG_SIZE + 1])
-        if cutoff_pk:
-            Attempt.objects.filter(endpoint_id=row["endpoint"], pk__lte=cutoff_pk[0]).delete()
+    Endpoint.prune_logs()
 
 
 def ensure_schedules(**kwargs):

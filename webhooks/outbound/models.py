@@ -51,6 +51,8 @@ def window_end_after(moment, hours):
 
 
 class OutboundWebhook(DeliveryTarget):
+    LOG_SIZE = LOG_SIZE
+
     workspace = models.OneToOneField(
         Workspace, on_delete=models.CASCADE, related_name="outbound_webhook"
     )
@@ -165,13 +167,6 @@ class OutboundWebhook(DeliveryTarget):
 
     def log_entries(self, limit=LOG_SIZE):
         return [attempt.as_log_entry() for attempt in self.recent_attempts(limit)]
-
-    def prune_log(self, keep=LOG_SIZE):
-        """Drop attempts older than the `keep` latest, so storage stays bounded per workspace."""
-        cutoff = self.attempts.order_by("-pk").values_list("pk", flat=True)[keep : keep + 1]
-        cutoff = list(cutoff)
-        if cutoff:
-            self.attempts.filter(pk__lte=cutoff[0]).delete()
 
 
 class DeliveryQuerySet(models.QuerySet):

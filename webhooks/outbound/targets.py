@@ -15,7 +15,8 @@ SWITCHED_OFF_BY_ERRORS = "More than 10 consecutive delivery errors."
 
 
 class DeliveryTarget(models.Model):
-    """Subclasses have `url`, `enabled` and `secret` fields and `send_disabled_email(pk)`."""
+    """Subclasses have `url`, `enabled` and `secret` fields, `send_disabled_email(pk)`, their
+    attempts as `attempts`, and LOG_SIZE: how many of them the log keeps."""
 
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -86,3 +87,28 @@ class DeliveryTarget(models.Model):
             pk, notify = self.pk, type(self).send_disabled_email
             transaction.on_commit(lambda: notify(pk))
         return bool(won)
+
+    # -- the log (O8, W4) -------------------------------------------------------------------------
+
+    @classmethod
+    def prune_logs(cls):
+        """Trim the log of every target of this kind that holds more than LOG_SIZE attempts
+        (one query finds them); the other kind's attempts are not counted."""
+        from webhooks.outbound.models import Attempt
+
+        column = cls.attempts.field.name  # the attempt's foreign key to this kind of target
+        crowded = (
+            Attempt.objects.filter(**{f"{column}__isnull": False})
+            .values(column)
+            .annotate(n=models.Count("id"))
+            .filter(n__gt=cls.LOG_SIZE)
+        )
+        for row in crowded:
+            cls(pk=row[column]).prune_log()
+
+    def prune_log(self):
+        """Drop attempts older than the LOG_SIZE latest, so storage stays bounded per target."""
+        latest = self.attempts.order_by("-pk").values_list("pk", flat=True)
+        cutoff = list(latest[self.LOG_SIZE : self.LOG_SIZE + 1])
+        if cutoff:
+            self.attempts.filter(pk__lte=cutoff[0]).delete()

@@ -2,11 +2,11 @@
 
 from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from webhooks.outbound import aggregation, dispatch
-from webhooks.outbound.models import LOG_SIZE, Attempt, Delivery, OutboundWebhook
+from webhooks.outbound.models import Attempt, Delivery, OutboundWebhook
 
 # Finished deliveries (their bodies) are kept this long, and longer while the log shows them.
 KEEP_FINISHED = timedelta(days=7)
@@ -24,9 +24,7 @@ def tick():
 
 
 def prune_logs():
-    crowded = Attempt.objects.values("webhook").annotate(n=Count("id")).filter(n__gt=LOG_SIZE)
-    for row in crowded:
-        OutboundWebhook(pk=row["webhook"]).prune_log()
+    OutboundWebhook.prune_logs()
 
 
 def prune_deliveries(now=None):
