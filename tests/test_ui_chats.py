@@ -100,6 +100,13 @@ def test_it_falls_back_to_the_newest_page_for_a_message_id_with_a_nul(client, ow
     assert "only one" in response.content.decode()
 
 
+def test_statuses_ignore_a_message_id_with_a_nul(client, owner, chat):
+    client.force_login(owner)
+    response = client.get(f"/chat/{chat.pk}/statuses/", {"ids": "wa_\x00backend,\x00,"})
+    assert response.status_code == 200
+    assert response.json() == {"messages": []}
+
+
 def test_it_answers_404_for_a_chat_that_does_not_exist(client, owner, chat):
     client.force_login(owner)
     assert client.get(f"/chat/{chat.pk + 1000}/messages/").status_code == 404

@@ -36,11 +36,16 @@ def chat_messages(request, chat_id):
     return _chat_page(request, _chat_for_member(request, chat_id), request.GET)
 
 
+def message_ids(*given):
+    """The message ids a query string names, as a lookup may take them: none is empty, and none
+    holds a NUL (no message id does, and PostgreSQL refuses one in a query parameter)."""
+    return [i for i in given if i and "\x00" not in i]
+
+
 def _chat_page(request, chat, query, form=None, status=200):
     paginator = Paginator(chat.messages.all(), MESSAGES_PER_PAGE)
-    # No message id holds a NUL, and PostgreSQL refuses one in a query parameter.
-    around_id = query.get("around", "")
-    around = chat.messages.filter(message_id=around_id).first() if "\x00" not in around_id else None
+    [around_id] = message_ids(query.get("around", "")) or [None]
+    around = chat.messages.filter(message_id=around_id).first() if around_id else None
     page = paginator.get_page(_page_number(query, paginator, around))
     context = {
         "workspace": chat.account.workspace,
@@ -76,7 +81,7 @@ def statuses(request, chat_id):
     """The status of the chat's messages named in ?ids= (comma-separated message ids), for the
     chat page to update its badges without a reload."""
     chat = _chat_for_member(request, chat_id)
-    ids = [i for i in request.GET.get("ids", "").split(",") if i][:STATUSES_PER_POLL]
+    ids = message_ids(*request.GET.get("ids", "").split(","))[:STATUSES_PER_POLL]
     rows = chat.messages.filter(message_id__in=ids, direction=Message.SENT)
     return JsonResponse(
         {

@@ -90,6 +90,7 @@ def test_it_answers_bad_input_on_the_owners_pages_without_a_5xx(server, owner):
     browser.get(f"/w/{ws}/chats/?page=%00")
     browser.get("/chat/99999999999999999999/messages/")
     browser.get("/chat/1/messages/?around=%00&page=x")
+    browser.get("/chat/1/statuses/?ids=%00,wa_%00x,")
     browser.get(f"/w/{ws}/integrations/inbound/log/")
     browser.get(f"/w/{ws + 100000}/integrations/outbound/")
     browser.get(f"/w/{ws}/credits/?page=abc")
