@@ -89,3 +89,25 @@ def test_it_is_a_404_when_tampered_with(client, message, change):
 def test_a_message_without_a_file_is_a_404(client, chat):
     plain = store_message(chat, direction=Message.RECEIVED, origin="contact", text="hi")
     assert client.get(path_of(links.make(plain.pk))).status_code == 404
+
+
+def test_it_streams_a_file_uploaded_on_the_chat_page(client, chat):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from whatsapp.attachments import store_upload
+
+    stored = store_upload(SimpleUploadedFile("scan.pdf", CONTENT, "application/pdf"))
+    message = store_message(
+        chat,
+        direction=Message.SENT,
+        origin=Message.ORIGIN_WEB,
+        attachment_url=stored,
+        attachment_name="scan.pdf",
+        attachment_mime="application/pdf",
+        attachment_size=len(CONTENT),
+    )
+    response = client.get(path_of(links.make(message.pk)))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == CONTENT
+    assert response["Content-Type"] == "application/pdf"
+    assert 'filename="scan.pdf"' in response["Content-Disposition"]

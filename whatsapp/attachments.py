@@ -72,11 +72,16 @@ def store_upload(uploaded):
     return STORED_PREFIX + name
 
 
+def stored_name(url):
+    """The storage name of a file uploaded on the chat page, None for a URL to download."""
+    return url.removeprefix(STORED_PREFIX) if url.startswith(STORED_PREFIX) else None
+
+
 def fetch_attachment(url, file_name):
     """Download `url` (or read a stored upload) and return an Attachment named `file_name`, or
     raise AttachmentError."""
-    if url.startswith(STORED_PREFIX):
-        return _stored(url.removeprefix(STORED_PREFIX), file_name)
+    if (stored := stored_name(url)) is not None:
+        return _stored(stored, file_name)
     response = _download(url)
     if not response.ok:
         raise AttachmentError(
