@@ -59,3 +59,18 @@ def _by_path(receiver, answers):
         return answers.get(received.path, chosen)
 
     return answer
+
+
+def test_an_owners_change_does_not_undo_a_switch_off_made_meanwhile(subscribe):
+    from webhooks.endpoints.models import Endpoint
+    from webhooks.outbound.targets import SWITCHED_OFF_BY_ERRORS
+
+    endpoint = subscribe(types.MESSAGE_NEW)  # the owner's page holds this copy...
+    Endpoint.objects.filter(pk=endpoint.pk).update(  # ...while the drain switches it off
+        enabled=False, consecutive_failures=11, disabled_reason=SWITCHED_OFF_BY_ERRORS
+    )
+    endpoint.change(event_type=types.MESSAGE_RECEIVED_NEW)
+    endpoint.refresh_from_db()
+    assert endpoint.event_type == types.MESSAGE_RECEIVED_NEW
+    assert not endpoint.enabled and endpoint.switched_off_automatically
+    assert endpoint.consecutive_failures == 11

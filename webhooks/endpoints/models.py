@@ -110,7 +110,9 @@ class Endpoint(DeliveryTarget):
             for name, value in fields.items():
                 setattr(self, name, value.strip() if name == "url" else value)
             self.full_clean(exclude=["secret", "consecutive_failures", "disabled_reason"])
-            self.save()
+            # Only what the owner changed: the drains write the failure streak and the switch-off
+            # meanwhile, and a stale copy of those must not undo them.
+            self.save(update_fields=[*fields, "updated_at"])
             if enabled is True and not self.enabled:
                 self.enable()
             elif enabled is False and self.enabled:
