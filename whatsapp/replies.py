@@ -11,9 +11,9 @@ from django.db import transaction
 
 from credits.models import Balance, QuotaExceeded
 from timelines import safehttp
-from whatsapp.attachments import MAX_ATTACHMENT_BYTES, STORED_PREFIX, store_upload
+from whatsapp.attachments import MAX_ATTACHMENT_BYTES, store_upload, stored_name
 from whatsapp.models import Message
-from whatsapp.outbox import queue_message
+from whatsapp.outbox import message_cost, queue_message
 
 
 class ReplyRefused(Exception):
@@ -91,9 +91,9 @@ def send_reply(chat, form):
                 attachment_name=form.attachment_name(),
             )
     except QuotaExceeded:
-        if url.startswith(STORED_PREFIX):
-            default_storage.delete(url.removeprefix(STORED_PREFIX))
-        cost = 2 if url and (data.get("text") or "").strip() else 1
+        if (stored := stored_name(url)) is not None:
+            default_storage.delete(stored)
+        cost = message_cost(data.get("text"), bool(url))
         left = Balance.of(chat.account.workspace)
         raise ReplyRefused(
             402,
