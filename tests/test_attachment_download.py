@@ -24,6 +24,8 @@ class Files(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.hits.append(self.path)
+        if self.path == "/slow-headers":
+            time.sleep(3)  # the answer's headers come late
         status, headers, body = self.routes.get(self.path, (404, {}, b"not found"))
         self.send_response(status)
         for name, value in headers.items():
@@ -53,6 +55,13 @@ def dripping(wfile):
         time.sleep(0.05)
 
 
+def open_after_the_last_piece(wfile):
+    """A few bytes at once, then the connection stays open (no Content-Length says it is over)."""
+    wfile.write(b"x" * 100)
+    wfile.flush()
+    time.sleep(3)
+
+
 @pytest.fixture(scope="module")
 def files_server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Files)
@@ -72,6 +81,8 @@ def files_server():
         "/moved": (302, {"Location": "/logo.png"}, b""),
         "/to-private": (302, {"Location": base.replace("127.0.0.1", "127.0.0.2") + "/x"}, b""),
         "/drip": (200, {"Content-Type": "application/zip"}, dripping),
+        "/slow-headers": (200, {"Content-Type": "application/zip"}, b"late"),
+        "/open": (200, {"Content-Type": "application/zip"}, open_after_the_last_piece),
     }
     yield base
     httpd.shutdown()
@@ -145,6 +156,18 @@ def test_it_gives_up_on_a_download_that_takes_too_long(server, monkeypatch):
     started = time.monotonic()
     with pytest.raises(AttachmentError, match="timed out"):
         fetch_attachment(f"{server}/drip", "a.zip")
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("path", ["/slow-headers", "/open"])
+def test_its_deadline_also_bounds_the_wait_for_headers_and_for_the_close(
+    server, monkeypatch, path
+):
+    """SPEC P8: every wait of a download ends at its deadline, not only the wait for a piece."""
+    monkeypatch.setattr(attachments, "DOWNLOAD_DEADLINE", 0.5)
+    started = time.monotonic()
+    with pytest.raises(AttachmentError, match="timed out"):
+        fetch_attachment(f"{server}{path}", "a.zip")
     assert time.monotonic() - started < 1.5
 
 

@@ -450,7 +450,9 @@ def request(
     elsewhere). `session` must come from new_session().
 
     `timeout` bounds each connect and each read; `total_timeout` (seconds) also bounds the whole
-    exchange, so that a server dripping a byte at a time cannot hold a worker for long.
+    exchange - connecting, waiting for the headers, every piece of the body and the close - so
+    that a server dripping a byte at a time, or keeping the connection open after the last one,
+    cannot hold a worker past it (the paced sender counts on that, SPEC P8).
     """
     own_session = session is None
     http = new_session() if own_session else session
@@ -460,7 +462,8 @@ def request(
     history = []
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            raw = _send(http, method, url, all_headers, data, json, timeout, trusted)
+            wait = _within(timeout, deadline)
+            raw = _send(http, method, url, all_headers, data, json, wait, trusted)
             with raw:
                 location = raw.headers.get("location")
                 if follow_redirects and raw.is_redirect and location:
@@ -474,7 +477,7 @@ def request(
                     if raw.status_code in (301, 302, 303) and method != "HEAD":
                         method, data, json = "GET", None, None
                     continue
-                content = _read_capped(raw, max_bytes, deadline)
+                content = _read_capped(raw, max_bytes, timeout, deadline)
                 return Response(
                     status=raw.status_code,
                     headers={k.lower(): v for k, v in raw.headers.items()},
@@ -510,7 +513,7 @@ def _send(http, method, url, headers, data, json, timeout, trusted):
     try:
         return http.send(prepared, timeout=timeout, allow_redirects=False, stream=True)
     except requests.exceptions.Timeout:
-        raise FetchError(f"timed out after {timeout} s") from None
+        raise FetchError(f"timed out after {round(timeout, 1):g} s") from None
     except requests.exceptions.SSLError as exc:
         raise FetchError(f"TLS error: {_reason(exc)}") from None
     except requests.exceptions.ConnectionError as exc:
@@ -525,29 +528,50 @@ def _send(http, method, url, headers, data, json, timeout, trusted):
         raise FetchError(f"request failed: {_reason(exc)}") from None
 
 
-def _read_capped(raw, max_bytes, deadline=None):
+def _within(timeout, deadline):
+    """The wait allowed for the next step: `timeout`, or less when the deadline is nearer."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise FetchError("timed out (the whole exchange took too long)")
+    return min(timeout, left)
+
+
+def _read_capped(raw, max_bytes, timeout=DEFAULT_TIMEOUT, deadline=None):
     declared = raw.headers.get("content-length", "")
     if max_bytes is not None and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(max_bytes)
     chunks, size = [], 0
     try:
-        for chunk in _arriving(raw):
+        for chunk in _arriving(raw, timeout, deadline):
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
                 raise TooLarge(max_bytes)
-            if deadline is not None and time.monotonic() > deadline:
-                raise FetchError("timed out while reading the response")
             chunks.append(chunk)
+    except (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
+        raise FetchError("timed out while reading the response") from None
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise FetchError(f"reading the response failed: {_reason(exc)}") from None
     return b"".join(chunks)
 
 
-def _arriving(raw):
+def _arriving(raw, timeout, deadline):
     """The body in pieces as they arrive: read1 returns whatever has landed instead of waiting for
-    a full chunk, so a server dripping bytes meets the deadline check at least once a read."""
-    while chunk := raw.raw.read1(64 * 1024, decode_content=True):
+    a full chunk, and each wait for the next piece (or for the close) ends at the deadline."""
+    while True:
+        _wait_at_most(raw, _within(timeout, deadline) if deadline else timeout)
+        chunk = raw.raw.read1(64 * 1024, decode_content=True)
+        if not chunk:
+            return
         yield chunk
+
+
+def _wait_at_most(raw, seconds):
+    """Let the next read from the response's socket wait `seconds` at most."""
+    sock = getattr(getattr(raw.raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _reason(exc):

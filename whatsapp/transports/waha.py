@@ -126,6 +126,8 @@ class WahaClient:
             headers=headers,
             json=json,
             timeout=settings.WAHA_TIMEOUT,
+            # The whole call, not each wait: a send must end while its sender holds the account.
+            total_timeout=settings.WAHA_TIMEOUT,
             trusted=settings.WAHA_TRUSTED_URLS,
         )
 
