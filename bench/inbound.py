@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path[:0] = [str(ROOT), str(BENCH)]
+import cpu as processes  # noqa: E402  (bench/cpu.py)
 
 ACCOUNT_PHONE = "+15105566777"
 EXAMPLE_1 = {
@@ -196,56 +197,19 @@ def summarise(runs):
     }
 
 
-# -- CPU time per process group, from /proc (Linux) --------------------------------------------
-
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# -- CPU time, from /proc (Linux) ---------------------------------------------------------------
 
 
 def cpu_seconds(server):
     """CPU seconds used so far by the app (gunicorn's workers), the database (the backends
     serving the bench's database) and the client (this process); empty without /proc."""
-    if not Path("/proc/self/stat").exists():
+    if not processes.available():
         return {}
     return {
-        "app": sum(_cpu(pid) for pid in _children(server.pid)),
-        "database": sum(_cpu(pid) for pid in _database_backends()),
+        "app": processes.cpu_seconds(processes.children(server.pid)),
+        "database": processes.cpu_seconds(processes.database_backends()),
         "client": time.process_time(),
     }
-
-
-def _cpu(pid):
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def _children(pid):
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _database_backends():
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return []  # SQLite runs inside the app's processes
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        pids = [row[0] for row in cursor.fetchall()]
-    return pids
 
 
 def main():

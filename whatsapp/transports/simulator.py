@@ -1,10 +1,13 @@
 """The simulator: the embedded default transport, so the product can be tried with no phone.
 
 Sending succeeds at once, except for numbers whose last four digits are 0000, which fail with a
-permanent "not on WhatsApp" error (like a payment provider's test card numbers). Received
-messages are injected with `receive` (the `simulate_incoming` command).
+permanent "not on WhatsApp" error (like a payment provider's test card numbers). A send takes
+the account's `latency_ms` setting (transport_settings; none by default), the way a real WhatsApp
+bridge takes 100-500 ms (bench/pacing.py --latency). Received messages are injected with
+`receive` (the `simulate_incoming` command).
 """
 
+import time
 import uuid
 
 from django.db import transaction
@@ -38,6 +41,8 @@ def simulator_for(account):
 
 class SimulatorTransport(Transport):
     def send(self, message, attachment=None):
+        if latency := self.settings.get("latency_ms"):
+            time.sleep(float(latency) / 1000)
         phone = message.chat.phone
         if phone and phone.endswith(FAILING_SUFFIX):
             raise NotOnWhatsApp(phone)
