@@ -179,12 +179,13 @@ def workers_rate(deliveries, count):
     from django.db.models import Max
     from django.utils import timezone
 
+    from timelines import workers
     from webhooks.outbound import dispatch
-    from webhooks.outbound.models import Delivery, DispatchLease
+    from webhooks.outbound.models import Delivery
 
     assert not deliveries.filter(state=Delivery.SUCCEEDED).exists(), "a drain ran too early"
     started = timezone.now()
-    DispatchLease.objects.filter(name=dispatch.LEASE_NAME).update(until=None, token="")
+    workers.release(dispatch.LEASE_NAME, "bench")
     dispatch.wake()
     while deliveries.filter(state=Delivery.PENDING).exists():
         if (timezone.now() - started).total_seconds() > 1200:
@@ -201,10 +202,10 @@ def hold_drains_back():
     from django.utils import timezone
     from django_q.models import OrmQ
 
+    from timelines.models import Lease
     from webhooks.outbound import dispatch
-    from webhooks.outbound.models import DispatchLease
 
-    DispatchLease.objects.update_or_create(
+    Lease.objects.update_or_create(
         name=dispatch.LEASE_NAME,
         defaults={"until": timezone.now() + timedelta(hours=1), "token": "bench"},
     )

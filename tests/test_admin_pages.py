@@ -136,15 +136,15 @@ def test_every_registered_admin_page_loads_on_the_demo_data(admin_client, messag
             assert page.status_code == 200, prefix
 
 
-def test_it_lets_nobody_add_edit_or_delete_ledger_entries_or_sender_slots_by_hand(admin_client):
+def test_it_lets_nobody_add_edit_or_delete_ledger_entries_or_leases_by_hand(admin_client):
     from django.contrib import admin as django_admin
 
     from credits.models import LedgerEntry
+    from timelines.models import Lease
     from webhooks.inbound.models import Attempt
-    from whatsapp.models import DispatcherSlot
 
     request = admin_client.get("/admin/").wsgi_request
-    for model, deletable in [(LedgerEntry, False), (DispatcherSlot, False), (Attempt, True)]:
+    for model, deletable in [(LedgerEntry, False), (Lease, False), (Attempt, True)]:
         model_admin = django_admin.site._registry[model]
         assert not model_admin.has_add_permission(request)
         assert not model_admin.has_change_permission(request)

@@ -141,13 +141,13 @@ def test_it_sends_nothing_to_other_types_disabled_endpoints_or_other_accounts(
 
 
 def test_a_queued_message_is_announced_when_whatsapp_accepts_it(chat, subscribe):
-    from whatsapp.sender import change_status
+    from whatsapp.status import move
 
     endpoint = subscribe(types.MESSAGE_SENT_NEW)
     message = store_message(
         chat, direction=Message.SENT, origin=Message.ORIGIN_WEB, status="queued", text="later"
     )
     assert not Delivery.objects.filter(endpoint=endpoint).exists()
-    change_status(message, Message.SENDING, Message.QUEUED)
-    change_status(message, Message.SENT, Message.SENDING)
+    move([message], Message.SENDING, [Message.QUEUED])
+    move([message], Message.SENT, [Message.SENDING])
     assert Delivery.objects.filter(endpoint=endpoint).count() == 1

@@ -139,13 +139,14 @@ def test_account_events_carry_the_account_the_time_and_the_reason(
 def test_a_failed_message_reports_its_error_and_its_refund(
     account, chat, subscribe, receiver, clock
 ):
-    from whatsapp.sender import change_status, fail
+    from whatsapp.sender import fail
+    from whatsapp.status import move
 
     endpoint = subscribe(types.MESSAGE_STATUS_CHANGED)
     message = store_message(
         chat, direction=Message.SENT, origin="inbound_webhook", status="queued", text="x", credits=1
     )
-    change_status(message, Message.SENDING, Message.QUEUED)
+    move([message], Message.SENDING, [Message.QUEUED])
     fail(message, "The number is not on WhatsApp.", datetime.now(UTC))
     body, _ = delivered_body(receiver, endpoint)
     assert body["event_type"] == "message:status:changed"

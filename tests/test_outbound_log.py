@@ -114,7 +114,7 @@ def test_an_anonymous_visitor_is_asked_to_sign_in_first(client, outbound, chat, 
 def test_redeliver_sends_the_same_event_again(outbound, receiver, chat):
     receive(chat)
     original = Delivery.objects.get()
-    again = original.redeliver()
+    again = dispatch.redeliver(original)
     assert dispatch.deliver_due() == 1
     first, second = receiver.requests
     assert first.body == second.body
@@ -128,7 +128,7 @@ def test_redeliver_a_delivery_that_was_given_up(outbound, receiver, chat):
     receive(chat)
     Delivery.objects.update(state=Delivery.FAILED)
     receiver.default = Answer(status=200)
-    Delivery.objects.get().redeliver()
+    dispatch.redeliver(Delivery.objects.get())
     dispatch.deliver_due()
     assert Delivery.objects.filter(state=Delivery.SUCCEEDED).count() == 1
 

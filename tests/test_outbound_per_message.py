@@ -9,7 +9,7 @@ from tests.outbound_helpers import seed_example, shape
 from webhooks.outbound import dispatch
 from webhooks.outbound.models import Delivery, OutboundWebhook
 from whatsapp.models import Chat, Message
-from whatsapp.signals import message_status_changed
+from whatsapp.status import move
 from whatsapp.store import store_message
 from whatsapp.transports.simulator import SimulatorTransport
 
@@ -81,9 +81,7 @@ def queue(chat, text="queued"):
 
 
 def change_status(message, status):
-    previous, message.status = message.status, status
-    message.save(update_fields=["status"])
-    message_status_changed.send(sender=Message, message=message, previous=previous)
+    assert move([message], status, [message.status])
 
 
 def test_it_announces_a_message_we_queue_when_it_is_sent(outbound, receiver, chat):

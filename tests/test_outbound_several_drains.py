@@ -5,8 +5,9 @@ import pytest
 from django.test import override_settings
 from django_q.models import OrmQ
 
+from timelines import workers
+from timelines.models import Lease
 from webhooks.outbound import dispatch
-from webhooks.outbound.models import DispatchLease
 from whatsapp.models import Chat, Message
 from whatsapp.store import store_message
 
@@ -19,11 +20,11 @@ def store(account, count):
 
 def drains_started():
     """The drain tasks queued, as (function, lease) pairs."""
-    return sorted((task.func(), task.args()[1]) for task in OrmQ.objects.all())
+    return sorted((task.func(), task.args()[0]) for task in OrmQ.objects.all())
 
 
 def held(name):
-    return DispatchLease.objects.filter(name=name, until__isnull=False).exists()
+    return Lease.objects.filter(name=name, until__isnull=False).exists()
 
 
 @pytest.fixture
@@ -58,8 +59,7 @@ def test_a_trickle_is_drained_by_one(outbound, receiver, account, no_nudges):
 @override_settings(OUTBOUND_DRAINS=2)
 def test_no_more_drains_than_configured(outbound, receiver, account, no_nudges):
     for name in ("outbound-drain", "outbound-drain-2"):
-        DispatchLease.objects.create(name=name)
-        assert dispatch._take_lease(name)
+        assert workers.take(name, 60)
     store(account, dispatch.BATCH)
     dispatch.deliver_due()
     assert drains_started() == []
@@ -67,6 +67,6 @@ def test_no_more_drains_than_configured(outbound, receiver, account, no_nudges):
 
 
 def test_a_helper_hands_its_own_lease_back(outbound, receiver, account, no_nudges):
-    token = dispatch._take_lease("outbound-drain-2")
-    dispatch.drain(token, "outbound-drain-2")
+    token = workers.take("outbound-drain-2", 60)
+    dispatch.drain("outbound-drain-2", token)
     assert not held("outbound-drain-2")

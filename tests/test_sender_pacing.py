@@ -5,7 +5,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 
 from credits.models import grant
 from tests.sender_helpers import gaps, other_account, other_chat, queue, sent_times
@@ -85,14 +84,13 @@ def test_it_announces_every_status_change(chat):
 
 
 def test_it_wakes_a_dispatcher_when_none_is_running(chat):
-    from whatsapp.models import DispatcherSlot
+    from timelines.models import Lease
 
     queue(chat, 1)
-    tokens = list(DispatcherSlot.objects.values_list("token", flat=True))
-    assert len(tokens) == settings.SENDER_DISPATCHERS
-    assert all(token.startswith("start-") for token in tokens)
+    leases = dict(Lease.objects.values_list("name", "token"))
+    assert sorted(leases) == sender.dispatcher_names()  # one task queued per dispatcher
     queue(chat, 1)  # a second wake does not queue more dispatchers
-    assert list(DispatcherSlot.objects.values_list("token", flat=True)) == tokens
+    assert dict(Lease.objects.values_list("name", "token")) == leases
 
 
 @pytest.mark.slow

@@ -161,7 +161,7 @@ def test_a_stopped_session_pauses_sending_and_working_resumes_it(
     post_event, waha_account, waha_chat, fake_waha, monkeypatch, django_capture_on_commit_callbacks
 ):
     woken = []
-    monkeypatch.setattr("whatsapp.sender.wake", woken.append)
+    monkeypatch.setattr("whatsapp.sender.running.wake", woken.append)
     post_event(fixture("session_status", payload__status="STOPPED"))
     waha_account.refresh_from_db()
     assert not waha_account.is_connected

@@ -59,7 +59,8 @@ def test_a_sweep_stores_every_dropped_message_once_and_a_second_finds_nothing(
     with CaptureQueriesContext(db) as queries:
         assert sweep() == {waha_connection.pk: 0}
     assert len(fake_waha.calls) == 1 + len(CHATS)  # the chats, then each chat's messages
-    assert len(queries) <= 1 + 3  # the accounts, then per account: claim, known ids, counters
+    # The lease (take, release), the accounts, then per account: its turn, known ids, counters.
+    assert len(queries) <= 2 + 1 + 3
     waha_connection.refresh_from_db()
     assert (waha_connection.last_recovered, waha_connection.recovered) == (0, dropped)
 
@@ -131,9 +132,11 @@ def test_the_sweep_runs_on_a_schedule(db):
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 5
 
 
-def test_two_runs_never_sweep_one_account_at_once(waha_account, waha_connection, fake_waha):
-    from whatsapp.waha_sweep import claim
+def test_two_runs_never_sweep_at_once(waha_account, waha_connection, fake_waha):
+    from timelines import workers
+    from whatsapp.waha_sweep import LEASE, lease_seconds
 
-    stale = WahaConnection.objects.get(pk=waha_connection.pk)
-    assert sweep() == {waha_connection.pk: 0}  # this run took it
-    assert claim(stale, stale.swept_at) is False  # a run that read it before cannot
+    token = workers.take(LEASE, lease_seconds())  # a run in progress
+    assert sweep() == {} and fake_waha.calls == []
+    workers.release(LEASE, token)
+    assert sweep() == {waha_connection.pk: 0}

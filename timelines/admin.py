@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from timelines.models import Membership, Workspace
+from timelines.models import Lease, Membership, Workspace
 
 # The admin's side menu takes a quarter of a 1280-pixel screen, pushing list columns out of
 # sight; the home page and the breadcrumbs lead everywhere it does.
@@ -64,3 +64,12 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["workspace__name", "user__username", "user__email"]
     raw_id_fields = ["user", "workspace"]
     readonly_fields = ["joined_at"]
+
+
+@admin.register(Lease)
+class LeaseAdmin(ReadOnlyAdmin):
+    """Which loops run, where, and since when (an expiry in the past: none holds it now).
+    Read-only: the loops keep these rows themselves (timelines/workers.py)."""
+
+    list_display = ["name", "holder", "until", "renewed_at", "taken_at"]
+    search_fields = ["name", "holder"]

@@ -111,3 +111,25 @@ class SiteAddress(models.Model):
 
     def __str__(self):
         return self.url
+
+
+class Lease(models.Model):
+    """The right to run a loop that must run once at a time (one of the paced sender's
+    dispatchers, an outbound drain, the WAHA sweep), held by whoever wrote `token`, until
+    `until`. Taken, renewed, handed over and released by timelines.workers, nowhere else: the
+    token is also the fence its holder checks before a side effect that must not happen twice."""
+
+    name = models.CharField(max_length=100, unique=True)
+    token = models.CharField(max_length=64, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    # Where it runs (host and process id) and since when, for the operators and for finding a
+    # process that stopped answering; renewed_at is the holder's heartbeat.
+    holder = models.CharField(max_length=200, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    renewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

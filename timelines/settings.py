@@ -182,15 +182,16 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# The paced sender (whatsapp/sender.py; README "Paced sender and credits").
+# The paced sender (whatsapp/sender/; docs/developers.md "Paced sender").
 # How many dispatchers may run at once (each multiplexes every account; more only for more
-# machines), the threads each one hands transport calls to, how long an account's in-flight
-# send may take before another dispatcher treats it as interrupted, how long a dispatcher's slot
-# outlives a dead dispatcher, and how long messages wait for a disconnected account.
+# machines), the threads each one hands transport calls to, how long a dispatcher's hold on an
+# account lasts unless renewed (a dead or frozen dispatcher's accounts are taken over after it),
+# how long a dispatcher's lease outlives a dead dispatcher, and how long messages wait for a
+# disconnected account.
 SENDER_DISPATCHERS = env.int("SENDER_DISPATCHERS", default=2)
 SENDER_THREADS = env.int("SENDER_THREADS", default=200)
-SENDER_LEASE_SECONDS = env.float("SENDER_LEASE_SECONDS", default=60)
-SENDER_SLOT_LEASE_SECONDS = env.float("SENDER_SLOT_LEASE_SECONDS", default=15)
+SENDER_LEASE_SECONDS = env.float("SENDER_LEASE_SECONDS", default=10)
+SENDER_SLOT_LEASE_SECONDS = env.float("SENDER_SLOT_LEASE_SECONDS", default=5)
 SENDER_DISCONNECTED_HOURS = env.float("SENDER_DISCONNECTED_HOURS", default=24)
 
 # Transports by name; an account names its transport, the registry finds the class.

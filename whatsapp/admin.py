@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from timelines.admin import ReadOnlyAdmin
-from whatsapp.models import Account, Chat, DispatcherSlot, EarlyAck, Message, WahaConnection
+from whatsapp.models import Account, Chat, EarlyAck, Message, WahaConnection
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
 from whatsapp.waha_server import Server
@@ -73,6 +73,7 @@ class AccountAdmin(admin.ModelAdmin):
         "last_connected_at",
         "created_at",
         "next_send_at",
+        "ready_at",
         "lease_until",
         "lease_token",
         "simulator",
@@ -269,14 +270,6 @@ class WahaConnectionAdmin(admin.ModelAdmin):
         return str(Server.from_answer(obj.server))
 
     raw_id_fields = ["workspace", "account", "created_by"]
-
-
-@admin.register(DispatcherSlot)
-class DispatcherSlotAdmin(ReadOnlyAdmin):
-    """Which paced-sender dispatchers run (a lease in the past: none in that slot). Read-only:
-    the dispatchers keep these rows themselves."""
-
-    list_display = ["number", "token", "lease_until", "started_at"]
 
 
 @admin.register(EarlyAck)

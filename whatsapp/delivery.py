@@ -21,7 +21,7 @@ from django.db.models import OuterRef, Subquery
 
 from credits.models import refund
 from whatsapp.models import Account, EarlyAck, Message
-from whatsapp.signals import message_status_changed
+from whatsapp.status import move
 
 RANK = {Message.SENT: 1, Message.DELIVERED: 2, Message.READ: 3}
 STAMPS = {Message.SENT: "sent_at", Message.DELIVERED: "delivered_at", Message.READ: "read_at"}
@@ -85,15 +85,15 @@ def record_delivery(message, status, at):
     changed. A failed message is refunded once. Queued and sending messages belong to the paced
     sender, which settles them itself: a report about them changes nothing here."""
     with transaction.atomic():
+        # Locked, so that the timestamps filled in below are read from the row as it stays.
         message = Message.objects.select_for_update(of=("self",), no_key=True).get(pk=message.pk)
         previous = message.status
         if previous not in RANK or not _moves_forward(previous, status):
             return False
-        fields = _apply(message, status, at)
-        message.save(update_fields=fields)
+        if not move([message], status, [previous], _stamp(message, status, at)):
+            return False
         if status == Message.FAILED:
             refund(message.chat.workspace, message.message_id, reason=UNDELIVERED)
-        message_status_changed.send(sender=Message, message=message, previous=previous)
     return True
 
 
@@ -101,13 +101,13 @@ def _moves_forward(previous, status):
     return status == Message.FAILED or RANK.get(status, 0) > RANK[previous]
 
 
-def _apply(message, status, at):
-    """Set the status and its timestamp; reading implies delivery, so fill in what was missed."""
-    message.status = status
+def _stamp(message, status, at):
+    """Set the status's timestamp; reading implies delivery, so fill in what was missed.
+    Returns the fields set."""
     if status == Message.FAILED:
         message.error, message.failed_at = UNDELIVERED, at
-        return ["status", "error", "failed_at"]
-    fields = ["status"]
+        return ["error", "failed_at"]
+    fields = []
     for step, rank in RANK.items():
         stamp = STAMPS[step]
         if rank <= RANK[status] and getattr(message, stamp) is None:

@@ -50,9 +50,11 @@ class Account(models.Model):
     transport_settings = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Paced sender state: when this account may send next (indexed, the dispatcher polls it),
-    # and who currently holds the right to send for it.
+    # Paced sender state (whatsapp/sender/holds.py): when this account may send next (indexed,
+    # the dispatchers poll it; NULL when idle), who holds the right to send for it and until
+    # when, and when the gap after its last send ends.
     next_send_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=64, blank=True)
 
@@ -81,12 +83,7 @@ class Account(models.Model):
         with transaction.atomic():
             self.save(update_fields=["status", "last_connected_at"])
             if previous != self.status:
-                _announce_status(self, previous, reason)
-        # Messages that waited for the account to reconnect go out now, not at the next sweep.
-        from whatsapp import sender
-
-        account_id = self.pk
-        transaction.on_commit(lambda: sender.wake(account_id))
+                _announce_status(self, previous, reason)  # wakes the paced sender on commit
 
     def mark_disconnected(self, reason=""):
         previous = self.status
@@ -528,16 +525,3 @@ DISCONNECTED_STATUSES = ("STOPPED", "FAILED", "SCAN_QR_CODE")
 def _restricted(restrictions):
     """WhatsApp's limits on starting new chats, as WAHA reports them in `me`."""
     return {"restrictions": restrictions} if restrictions else {}
-
-
-class DispatcherSlot(models.Model):
-    """The right to run one of the paced sender's dispatchers (settings.SENDER_DISPATCHERS of
-    them), held by a lease its dispatcher renews; a dead dispatcher's slot frees itself."""
-
-    number = models.PositiveSmallIntegerField(unique=True)
-    token = models.CharField(max_length=64, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self):
-        return f"dispatcher slot {self.number}"

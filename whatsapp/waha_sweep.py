@@ -1,14 +1,17 @@
 """The reconciliation sweep (SPEC A4): WAHA's own issue trackers show events that never fire, so a
-django-q2 schedule (every WAHA_SWEEP_MINUTES) reads back, per connected WAHA account, the recent
-messages of its recently active chats, and stores every one no event brought - exactly once, and
-through the same `store_once` as events, so the outbound webhooks report it.
+django-q2 schedule (every five minutes, created by a migration) reads back, per connected WAHA
+account, the recent messages of its recently active chats, and stores every one no event brought -
+exactly once, and through the same `store_once` as events, so the outbound webhooks report it.
 
-One run is bounded: the accounts swept longest ago first, at most WAHA_SWEEP_ACCOUNTS of them and
-for at most WAHA_SWEEP_SECONDS; per account WAHA's WAHA_SWEEP_CHATS most recently active chats,
-and per chat its latest WAHA_SWEEP_MESSAGES messages of the last WAHA_SWEEP_HOURS. Per account
-that is 1 + chats requests to WAHA and, when nothing was missed, three queries (the claim, the
-account's known ids among what WAHA listed, the counters); each recovered message costs what an
-event costs. A WAHA that fails midway keeps what was read before it failed.
+One run at a time: a run holds the lease "waha-sweep" (timelines.workers) and stops when it no
+longer does. One run is bounded: the accounts swept longest ago first, at most
+WAHA_SWEEP_ACCOUNTS of them and for at most WAHA_SWEEP_SECONDS; per account WAHA's
+WAHA_SWEEP_CHATS most recently active chats, and per chat its latest WAHA_SWEEP_MESSAGES messages
+of the last WAHA_SWEEP_HOURS. Per account that is 1 + chats requests to WAHA and, when nothing
+was missed, three queries (its turn, the account's known ids among what WAHA listed, the
+counters); each recovered message costs what an event costs. A WAHA that fails midway keeps what
+was read before it failed, and an account's turn is taken before it is read, so one that hangs
+goes to the back of the line.
 """
 
 import logging
@@ -20,6 +23,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from timelines import workers
 from whatsapp.jids import InvalidJid
 from whatsapp.models import Account, Message, WahaConnection
 from whatsapp.phones import InvalidPhone
@@ -29,11 +33,29 @@ from whatsapp.waha_server import Server
 
 log = logging.getLogger(__name__)
 
+LEASE = "waha-sweep"
+
+
+def lease_seconds():
+    """A run ends within its budget plus one WAHA call begun just before it; the lease outlasts
+    that with room to spare."""
+    return settings.WAHA_SWEEP_SECONDS + 2 * settings.WAHA_TIMEOUT + 30
+
 
 def sweep(now=None):
-    """One run of the schedule; {connection id: messages recovered} for the accounts swept."""
+    """One run of the schedule; {connection id: messages recovered} for the accounts swept
+    ({} when another run still holds the lease)."""
     now = now or timezone.now()
-    deadline = time.monotonic() + settings.WAHA_SWEEP_SECONDS
+    token = workers.take(LEASE, lease_seconds())
+    if token is None:
+        return {}
+    try:
+        return sweep_accounts(now, time.monotonic() + settings.WAHA_SWEEP_SECONDS)
+    finally:
+        workers.release(LEASE, token)
+
+
+def sweep_accounts(now, deadline):
     connections = (
         WahaConnection.objects.filter(account__status=Account.CONNECTED, account__transport="waha")
         .select_related("account")
@@ -43,16 +65,9 @@ def sweep(now=None):
     for connection in connections:
         if time.monotonic() > deadline:
             break  # the next run starts with the accounts this one did not reach
-        if claim(connection, now):
-            recovered[connection.pk] = sweep_account(connection, now, deadline)
+        WahaConnection.objects.filter(pk=connection.pk).update(swept_at=now)
+        recovered[connection.pk] = sweep_account(connection, now, deadline)
     return recovered
-
-
-def claim(connection, now):
-    """Take the account for this run (compare-and-swap on swept_at): two runs never sweep it at
-    once, and one cut short (a killed worker, a WAHA that hangs) sends it to the back."""
-    claimed = WahaConnection.objects.filter(pk=connection.pk, swept_at=connection.swept_at)
-    return claimed.update(swept_at=now) == 1
 
 
 def sweep_account(connection, now, deadline=float("inf")):

@@ -16,6 +16,7 @@ from timelines.access import workspace_for_member, workspace_for_owner
 from webhooks.endpoints import events
 from webhooks.endpoints.forms import EndpointForm, ReplayForm
 from webhooks.endpoints.models import LOG_DAYS, LOG_SIZE, ApiToken, Endpoint, endpoints_max
+from webhooks.outbound import dispatch
 from webhooks.outbound.models import Attempt
 
 
@@ -137,7 +138,7 @@ def _redeliver(request, endpoint):
     if delivery is None:
         messages.error(request, "No such delivery.")
     else:
-        delivery.redeliver()
+        dispatch.redeliver(delivery)
         messages.success(request, f"Redelivery queued ({delivery.event_id}).")
 
 

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from webhooks.outbound import dispatch
 from webhooks.outbound.models import Attempt, Delivery, OutboundWebhook
 
 
@@ -55,7 +56,7 @@ class OutboundWebhookAdmin(admin.ModelAdmin):
 
 def _redeliver(modeladmin, request, deliveries):
     for delivery in deliveries:
-        delivery.redeliver()
+        dispatch.redeliver(delivery)
     count = len(deliveries)
     modeladmin.message_user(request, f"Queued {count} redeliver{'y' if count == 1 else 'ies'}.")
 

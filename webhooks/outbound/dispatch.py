@@ -21,9 +21,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from timelines import safehttp
+from timelines import safehttp, workers
 from webhooks.outbound import signing
-from webhooks.outbound.models import Attempt, Delivery, DispatchLease
+from webhooks.outbound.models import Attempt, Delivery
 
 USER_AGENT = "Timelines-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
 # Delays after the 1st, 2nd, ... failed attempt; after the last one the delivery is given up.
@@ -38,7 +38,7 @@ THREADS = 16
 # also keep a dead receiver from being disabled).
 BATCH = THREADS
 DRAIN_BUDGET = 30  # seconds
-LEASE = timedelta(seconds=120)
+LEASE = timedelta(seconds=120)  # a claimed delivery's, and a drain's
 LEASE_NAME = "outbound-drain"
 STATISTICS_MAX_AGE = timedelta(minutes=1)
 
@@ -344,12 +344,19 @@ def call_for_help():
 
 def _start_drain(names):
     for name in names:
-        token = _take_lease(name)
-        if token:
-            from django_q.tasks import async_task
-
-            async_task("webhooks.outbound.dispatch.drain", token, name, task_name="outbound drain")
+        if workers.start_once(
+            name, "webhooks.outbound.dispatch.drain", seconds=LEASE.total_seconds()
+        ):
             return
+
+
+def redeliver(delivery):
+    """The owner's redelivery (the log, the admin): a copy of `delivery` due now, and a drain
+    woken once it commits; returns the copy."""
+    with transaction.atomic():
+        copy = delivery.redeliver()
+        wake_on_commit()
+    return copy
 
 
 def wake_on_commit():
@@ -361,13 +368,19 @@ def wake_on_commit():
     transaction.on_commit(wake)
 
 
-def drain(token, name=LEASE_NAME):
-    """The django-q2 task: drain, hand the lease back, and start again if work arrived while
-    the lease was held (its wake() found the lease taken and did nothing)."""
+def drain(name=LEASE_NAME, reserved=""):
+    """The django-q2 task (started by `workers.start_once`): take the lease reserved for it,
+    drain, hand the lease back, and start again if work arrived while the lease was held (its
+    wake() found the lease taken and did nothing)."""
+    if name not in _lease_names():
+        return "no such drain"  # lowered OUTBOUND_DRAINS while it was queued
+    token = workers.take(name, LEASE.total_seconds(), handover_from=reserved)
+    if token is None:
+        return "another drain holds the lease"
     try:
         deliver_due()
     finally:
-        DispatchLease.objects.filter(name=name, token=token).update(until=None, token="")
+        workers.release(name, token)
     if Delivery.objects.due(timezone.now()).exists():
         wake()
 
@@ -375,12 +388,3 @@ def drain(token, name=LEASE_NAME):
 def _lease_names():
     """One lease per drain that may run at once; the first is the one wake() takes."""
     return [LEASE_NAME] + [f"{LEASE_NAME}-{n}" for n in range(2, settings.OUTBOUND_DRAINS + 1)]
-
-
-def _take_lease(name):
-    now = timezone.now()
-    DispatchLease.objects.get_or_create(name=name)
-    token = secrets.token_hex(8)
-    free = Q(until__isnull=True) | Q(until__lt=now)
-    won = DispatchLease.objects.filter(free, name=name).update(until=now + LEASE, token=token)
-    return token if won else None

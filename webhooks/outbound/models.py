@@ -279,23 +279,19 @@ class Delivery(models.Model):
 
     def redeliver(self):
         """A fresh delivery of the same body with the same webhook-id (it is the same event, and
-        receivers de-duplicate on it), due now; returns it."""
-        from webhooks.outbound import dispatch
-
-        with transaction.atomic():
-            copy = Delivery.objects.create(
-                webhook_id=self.webhook_id,
-                endpoint_id=self.endpoint_id,
-                source_event_id=self.source_event_id,
-                kind=self.kind,
-                chat_id=self.chat_id,
-                message_count=self.message_count,
-                redelivery_of=self,
-                event_id=self.event_id,
-                body=self.body,
-            )
-            transaction.on_commit(dispatch.wake)
-        return copy
+        receivers de-duplicate on it), due now; returns it (webhooks.outbound.dispatch.redeliver
+        also wakes a drain for it)."""
+        return Delivery.objects.create(
+            webhook_id=self.webhook_id,
+            endpoint_id=self.endpoint_id,
+            source_event_id=self.source_event_id,
+            kind=self.kind,
+            chat_id=self.chat_id,
+            message_count=self.message_count,
+            redelivery_of=self,
+            event_id=self.event_id,
+            body=self.body,
+        )
 
 
 class Attempt(models.Model):
@@ -398,15 +394,3 @@ class PendingMessage(models.Model):
 
     def __str__(self):
         return f"{self.message_id} waiting in {self.webhook_id}"
-
-
-class DispatchLease(models.Model):
-    """Who is draining the delivery queue right now, so that a burst of messages enqueues one
-    drain task rather than one per message."""
-
-    name = models.CharField(max_length=50, unique=True)
-    until = models.DateTimeField(null=True, blank=True)
-    token = models.CharField(max_length=32, blank=True)
-
-    def __str__(self):
-        return self.name

@@ -82,7 +82,7 @@ def rotate_secret(request, workspace_id):
 def redeliver(request, workspace_id, delivery_id):
     workspace = workspace_for_owner(request, workspace_id)
     delivery = get_object_or_404(Delivery, pk=delivery_id, webhook__workspace=workspace)
-    delivery.redeliver()
+    dispatch.redeliver(delivery)
     messages.success(request, f"Redelivery queued: the same request ({delivery.event_id}) again.")
     return redirect("outbound:page", workspace_id=workspace.pk)
 

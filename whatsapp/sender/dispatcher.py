@@ -1,0 +1,220 @@
+"""The dispatcher: one loop that sends for every account (whatsapp.sender's docstring tells how).
+
+Each round (`step`): record the sends that finished, renew the holds of those still running,
+claim the accounts that are due, mark each one's oldest queued message `sending`, and hand the
+sends to a thread pool. Database work stays in the dispatcher's thread; the threads only send.
+"""
+
+import logging
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connections, transaction
+
+from whatsapp.models import Message
+from whatsapp.sender import holds
+from whatsapp.sender.clock import Clock, FakeClock
+from whatsapp.sender.outcomes import INTERRUPTED, draw_gap, fail, record_failure, record_sent
+from whatsapp.sender.sending import Job, execute, longest_send
+from whatsapp.status import move
+
+log = logging.getLogger(__name__)
+
+# Accounts are claimed this early and their threads sleep until the exact due time, so a round
+# of the loop (tens of milliseconds under load) does not make sends late.
+LOOKAHEAD = timedelta(seconds=0.25)
+ROUND = 0.02  # the shortest pause between two rounds: sends that finish meanwhile are batched
+POLL = 0.1  # the longest a dispatcher sleeps, so a wake is seen within it
+WAITING = "Waiting for the account to reconnect."
+
+
+class Dispatcher:
+    """Sends for every account. `step()` does one round and returns how long it may sleep;
+    `threads=0` runs sends inline (tests, `drain_now`). `token` is the fencing token its holds
+    carry: its lease's (timelines.workers)."""
+
+    def __init__(self, clock=None, threads=None, token=None):
+        self.clock = clock or Clock()
+        self.token = token or "d-" + secrets.token_hex(8)
+        threads = settings.SENDER_THREADS if threads is None else threads
+        self.pool = ThreadPoolExecutor(threads, "sender") if threads else None
+        self.capacity = threads or 100
+        self.inflight = {}  # future -> job
+        self.done = []
+        self.sent = self.failed = 0
+
+    def step(self):
+        """Record finished sends, keep the running ones held, claim due accounts, start sends."""
+        self.settle()
+        self.renew()
+        room = self.capacity - len(self.inflight)
+        if room <= 0:
+            return ROUND  # every thread is busy: wait for sends to finish
+        for job in self.start(self.claim(room)):
+            self.launch(job)
+        self.settle()
+        return self.idle_seconds()
+
+    def launch(self, job):
+        if self.pool is None:
+            self.done.append(execute(job, self.clock))
+        else:
+            self.inflight[self.pool.submit(self.run, job)] = job
+
+    def run(self, job):
+        try:
+            return execute(job, self.clock)
+        finally:
+            connections.close_all()  # a transport that read the database, in this thread
+
+    def wait(self, seconds):
+        """Sleep until something is due, at least ROUND and at most POLL (wakes are seen)."""
+        seconds = POLL if seconds is None else min(seconds, POLL)
+        self.clock.sleep(max(seconds, ROUND))
+
+    def finish(self):
+        """Let the sends in flight complete, keeping their accounts held, and record them."""
+        while self.inflight:
+            wait_futures(list(self.inflight), timeout=POLL)
+            self.settle()
+            self.renew()
+        self.settle()
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    # Claiming ------------------------------------------------------------------------------
+
+    def claim(self, limit):
+        now = self.clock.now()
+        return [(pk, due, now) for pk, due in holds.claim(self.token, limit, now, now + LOOKAHEAD)]
+
+    def start(self, claimed):
+        """Mark each claimed account's oldest message `sending`; returns the jobs to run."""
+        if not claimed:
+            return []
+        now = self.clock.now()
+        heads = holds.heads([pk for pk, _, _ in claimed])
+        jobs = []
+        with transaction.atomic():
+            for account_id, due, at in claimed:
+                message, pending = heads.get(account_id, (None, 0))
+                job = self.check(account_id, message, due, now)
+                if job:
+                    job.held_until, job.claimed_at, job.more = at + holds.hold(), at, pending > 1
+                    jobs.append(job)
+            return self.mark_sending(jobs, now)
+
+    def check(self, account_id, message, due, now):
+        """A job for the account's head message, or None after dealing with what is not one."""
+        if message is None:
+            return holds.go_idle(self.token, account_id, ready_at=due)
+        if message.status == Message.SENDING:
+            # Still `sending` although our claim proves its holder's hold ran out: that worker
+            # died or froze around the transport call. Never guess: fail and refund.
+            self.failed += fail(message, INTERRUPTED, now)
+            return holds.release(self.token, account_id, next_send_at=max(due, now))
+        if not message.chat.account.is_connected:
+            Message.objects.filter(
+                chat__account_id=account_id, status=Message.QUEUED, error=""
+            ).update(error=WAITING)
+            return holds.release(self.token, account_id, next_send_at=None)
+        return Job(message, due, held_until=now, claimed_at=now)
+
+    def mark_sending(self, jobs, now):
+        """Move the jobs' messages from queued to sending in one statement; an account whose
+        message moved on meanwhile (expired, cancelled) is looked at again at once."""
+        for job in jobs:
+            message = job.message
+            message.sending_at, message.retry_at = now, None
+            message.send_attempts += 1
+        fields = ["sending_at", "retry_at", "send_attempts"]
+        moved = {
+            m.pk for m in move([j.message for j in jobs], Message.SENDING, [Message.QUEUED], fields)
+        }
+        for job in jobs:
+            if job.message.pk not in moved:
+                holds.release(self.token, job.account_id, next_send_at=now)
+        return [job for job in jobs if job.message.pk in moved]
+
+    def renew(self):
+        """Keep holding the accounts of sends that run long (a slow download): a hold older than
+        a fifth of its length is renewed; a send stuck past any bound is let go."""
+        now = self.clock.now()
+        due = now + holds.hold() * 0.8
+        jobs = [
+            job
+            for job in self.inflight.values()
+            if job.held_until < due and not job.lost and now - job.claimed_at < longest_send()
+        ]
+        if not jobs:
+            return
+        renewed = holds.renew(self.token, [job.account_id for job in jobs], now)
+        for job in jobs:
+            if job.account_id in renewed:
+                job.held_until = now + holds.hold()
+            else:
+                job.lost = True
+
+    # Settling ------------------------------------------------------------------------------
+
+    def settle(self):
+        """Record finished sends and let go of their accounts, in one transaction."""
+        finished = [f for f in self.inflight if f.done()]
+        outcomes = self.done + [f.result() for f in finished]
+        for future in finished:
+            del self.inflight[future]
+        self.done = []
+        if not outcomes:
+            return
+        # Refunds lock balances: by workspace, so two dispatchers never wait on each other
+        # (credits/models.py, lock order).
+        outcomes.sort(key=lambda o: (o.job.message.chat.account.workspace_id, o.job.due))
+        with transaction.atomic():
+            held = holds.lock_held(self.token, [o.job.account_id for o in outcomes])
+            self.sent += record_sent([o for o in outcomes if o.ok])
+            busy, maybe_idle = [], []
+            for outcome in outcomes:
+                more, nxt = self.record(outcome)
+                if outcome.job.account_id in held:
+                    (busy if more else maybe_idle).append((outcome.job.account_id, nxt))
+            holds.settle(self.token, busy, maybe_idle)
+
+    def record(self, outcome):
+        """Record a failed outcome (sent ones are recorded together); returns whether its
+        account has more to send for sure, and when it may send next."""
+        job = outcome.job
+        if outcome.called:
+            nxt = outcome.at + draw_gap()
+        else:
+            nxt = max(job.due, outcome.at)  # nothing left the account: the old gap still holds
+        if outcome.ok:
+            return job.more, nxt
+        failed, retry_at = record_failure(outcome)
+        self.failed += failed
+        if failed:
+            return job.more, nxt
+        return True, max(nxt, retry_at or nxt)  # back in the queue
+
+    def idle_seconds(self):
+        """Seconds until the next account is due to be claimed; None when none is."""
+        if self.done:
+            return 0
+        nxt = holds.next_due()
+        if nxt is None:
+            return None
+        return max((nxt - self.clock.now() - LOOKAHEAD).total_seconds(), 0)
+
+
+def drain_now(clock=None, max_rounds=100000):
+    """Send everything queued, inline, on a fake clock unless given one: for tests and the shell.
+    Returns the dispatcher (its `sent` and `failed` counts)."""
+    dispatcher = Dispatcher(clock=clock or FakeClock(), threads=0)
+    for _ in range(max_rounds):
+        pause = dispatcher.step()
+        if pause is None:
+            break
+        dispatcher.clock.sleep(pause)
+    return dispatcher
