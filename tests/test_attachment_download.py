@@ -160,9 +160,7 @@ def test_it_gives_up_on_a_download_that_takes_too_long(server, monkeypatch):
 
 
 @pytest.mark.parametrize("path", ["/slow-headers", "/open"])
-def test_its_deadline_also_bounds_the_wait_for_headers_and_for_the_close(
-    server, monkeypatch, path
-):
+def test_its_deadline_also_bounds_the_wait_for_headers_and_for_the_close(server, monkeypatch, path):
     """SPEC P8: every wait of a download ends at its deadline, not only the wait for a piece."""
     monkeypatch.setattr(attachments, "DOWNLOAD_DEADLINE", 0.5)
     started = time.monotonic()
