@@ -1,5 +1,5 @@
 """The reconciliation sweep (SPEC A4): WAHA's own issue trackers show events that never fire, so a
-django-q2 schedule (every WAHA_SWEEP_MINUTES) reads back, per connected WAHA account, the recent
+django-q2 schedule (every 5 minutes) reads back, per connected WAHA account, the recent
 messages of its recently active chats, and stores every one no event brought - exactly once, and
 through the same `store_once` as events, so the outbound webhooks report it.
 
