@@ -8,19 +8,17 @@ move forward.
 
 import hashlib
 import hmac
-import json
 import logging
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from django.core.cache import cache
 from django.db import transaction
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
-from timelines import safehttp
+from timelines import api, safehttp
 from whatsapp.delivery import report_delivery
 from whatsapp.jids import InvalidJid, is_group_jid
 from whatsapp.models import STATUS_LENGTH, Account, Chat, Message, WahaConnection
@@ -47,30 +45,55 @@ ACKS = {
     "PLAYED": Message.READ,
 }
 ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
+# Django's cap on a body read at once (DATA_UPLOAD_MAX_MEMORY_SIZE), which this URL has always
+# had: an event carries text and a thumbnail at most, its media is fetched apart (M1).
+MAX_EVENT_BYTES = 2_621_440
+EXAMPLE = '{"event": "message.any", "session": "default", "payload": {}}'
 
 
 @csrf_exempt
-@require_POST
 def events(request, secret):
+    """Every answer is JSON, as WAHA (or whoever holds the URL) reads it: 4xx for what the
+    client can fix, 500 for a bug of ours, which WAHA retries."""
+    try:
+        status, answer = receive(request, secret)
+    except api.BodyError as exc:
+        status, answer = exc.status, {"error": exc.message}
+    except Exception:
+        return api.logged_once(
+            log, "WAHA event", JsonResponse({"error": "Internal error."}, status=500)
+        )
+    return JsonResponse(answer, status=status)
+
+
+def receive(request, secret):
+    """validate -> read -> parse -> dispatch: (status, answer)."""
+    if request.method != "POST":
+        return 405, {"error": f"Method {request.method} not allowed: WAHA POSTs its events."}
     connection = WahaConnection.by_secret(secret)
     if connection is None or not constant_time_compare(connection.secret, secret):
-        raise Http404("No such WAHA connection")
-    problem = signature_problem(connection.hmac_key, request)
+        return 404, {"error": "No such WAHA connection."}
+    body = api.read_body(request, MAX_EVENT_BYTES)
+    refusal = body.refusal()
+    if refusal is not None:
+        log.warning("WAHA event refused (connection %s): %s", connection.pk, refusal)
+        raise refusal
+    problem = signature_problem(connection.hmac_key, request, body.raw)
     if problem:
         log.warning("WAHA event refused (connection %s): %s", connection.pk, problem)
-        return JsonResponse({"error": problem}, status=401)
+        return 401, {"error": problem}
     try:
-        event = json.loads(request.body)
-    except (ValueError, RecursionError) as exc:  # nested deeper than the parser goes: not JSON
+        event = api.parse_json(body.raw, EXAMPLE)
+    except api.BodyError as exc:
         log.warning("WAHA event is not JSON (connection %s): %s", connection.pk, exc)
-        return JsonResponse({"error": "The body is not valid JSON."}, status=400)
+        raise
     if not isinstance(event, dict) or not isinstance(event.get("payload"), dict):
         log.warning("WAHA event without a payload ignored (connection %s)", connection.pk)
-        return JsonResponse({"status": "ignored"})
-    return JsonResponse({"status": dispatch(connection, event)})
+        return 200, {"status": "ignored"}
+    return 200, {"status": dispatch(connection, event)}
 
 
-def signature_problem(key, request):
+def signature_problem(key, request, raw):
     """Why the body's signature is unacceptable, or '' when it is fine (or no key is set)."""
     if not key:
         return ""
@@ -80,7 +103,7 @@ def signature_problem(key, request):
         return "unsigned body (no X-Webhook-Hmac header)"
     if algorithm != "sha512":
         return f"unexpected HMAC algorithm '{algorithm}'"
-    expected = hmac.new(key.encode(), request.body, hashlib.sha512).hexdigest()
+    expected = hmac.new(key.encode(), raw, hashlib.sha512).hexdigest()
     if not constant_time_compare(expected, signature.strip().lower()):
         return "bad signature (X-Webhook-Hmac does not match the body)"
     return ""
