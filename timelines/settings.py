@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every line a request causes carries its id (timelines/logconfig.py).
+    "timelines.logconfig.RequestId",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -157,6 +159,27 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
 }
 
+# Logs (SPEC H4, P6): readable lines, or one JSON object a line with LOG_FORMAT=json; either way
+# with the request's id or the task's name, and no secret in them (timelines/logconfig.py).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"app": {"()": f"timelines.logconfig.{LOG_FORMAT.capitalize()}Formatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "app"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own handlers print its lines unformatted (while DEBUG is on, and
+        # runserver's request lines always): through ours instead, redacted like the rest.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["console"], "propagate": False},
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+
 # django-q2 reads Q_CLUSTER once, at import. Without REDIS_URL the queue lives in the default
 # database (django-q2 would otherwise fall back to a Redis on localhost).
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -175,7 +198,7 @@ Q_CLUSTER = {
     "label": "Task queue",
     # django-q2 logs through a logger of its own; `make run` sets LOG_LEVEL=WARNING for the
     # worker, so its console shows what matters (and the development emails printed there).
-    "log_level": env.str("LOG_LEVEL", default="INFO").upper(),
+    "log_level": LOG_LEVEL,
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -222,15 +245,6 @@ WAHA_SWEEP_SECONDS = env.float("WAHA_SWEEP_SECONDS", default=60.0)
 WAHA_SWEEP_CHATS = env.int("WAHA_SWEEP_CHATS", default=20)
 WAHA_SWEEP_MESSAGES = env.int("WAHA_SWEEP_MESSAGES", default=50)
 WAHA_SWEEP_HOURS = env.float("WAHA_SWEEP_HOURS", default=24.0)
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
 
 # Outbound webhook: seconds to wait for the receiver's answer (SPEC O5 says 10).
 OUTBOUND_WEBHOOK_TIMEOUT = env.float("OUTBOUND_WEBHOOK_TIMEOUT", default=10.0)
