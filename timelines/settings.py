@@ -28,6 +28,9 @@ if not SECRET_KEY:
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Addresses (or networks, or *) of the proxy in front of gunicorn, whose X-Real-IP header names
+# the client (timelines/proxy.py). Empty: no header is believed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Absolute base for links that leave the app (chat_url in outbound payloads, inbound URLs). Read
@@ -59,8 +62,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that every line a request causes carries its id (timelines/logconfig.py).
+    # First, so that every line a request causes carries its id (timelines/logconfig.py), and
+    # the client's address is known before anything reads it (timelines/proxy.py).
     "timelines.logconfig.RequestId",
+    "timelines.proxy.ClientAddress",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
