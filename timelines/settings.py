@@ -1,6 +1,7 @@
 """Settings, read from the environment (and an optional `.env` file beside manage.py).
 
-Every knob an operator may turn is listed in the README's configuration table.
+Every variable read here is described once, in the configuration table of docs/operators.md
+(tests/test_it_documents_every_setting.py holds the two to each other).
 """
 
 from pathlib import Path
@@ -142,7 +143,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 # Every web server and worker must see the same directory (or set STORAGES to a shared storage).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
-# Where `manage.py demo` keeps the demo owner's generated password, to show it again (git-ignored).
+# The demo owner's password, when chosen (`manage.py demo`), and where a generated one is kept,
+# to show it again (git-ignored).
+DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
 DEMO_PASSWORD_FILE = env.path("DEMO_PASSWORD_FILE", default=BASE_DIR / ".demo-password")
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
