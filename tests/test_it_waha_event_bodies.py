@@ -10,7 +10,7 @@ import pytest
 
 from tests.bodies import Trickle, chunked, nested, tracebacks
 from tests.fake_waha import fixture, sign
-from whatsapp import waha_events
+from whatsapp import waha_events, waha_webhook
 from whatsapp.models import Message
 
 
@@ -74,5 +74,5 @@ def test_a_bug_of_ours_is_a_json_500_logged_once(send, waha_account, caplog, mon
         answer = send(json.dumps(fixture("message_any_received")).encode())
     assert answer == (500, {"error": "Internal error."})
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(logged) == 1 and logged[0].name == waha_events.log.name
+    assert len(logged) == 1 and logged[0].name == waha_webhook.log.name
     assert "RuntimeError: a bug" in caplog.text
