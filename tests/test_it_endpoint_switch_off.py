@@ -7,7 +7,7 @@ import socket
 import pytest
 from django.core.exceptions import ValidationError
 
-from webhooks.endpoints.models import ApiToken, Endpoint
+from webhooks.endpoints.models import Endpoint
 
 URL = "https://example.com/hook"
 
@@ -39,14 +39,13 @@ def test_it_switches_an_endpoint_off_and_on_without_a_lookup(endpoint, dns_down)
 
 
 def test_it_switches_an_endpoint_off_over_the_api_during_an_outage(
-    client, workspace, owner, endpoint, dns_down
+    client, api_token, endpoint, dns_down
 ):
-    token = ApiToken.issue(workspace, "CRM", owner)[1]
     response = client.patch(
         f"/integrations/api/webhooks/{endpoint.pk}",
         json.dumps({"enabled": False}),
         content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_AUTHORIZATION=f"Bearer {api_token}",
     )
     assert response.status_code == 200, response.json()
     assert response.json()["data"]["enabled"] is False

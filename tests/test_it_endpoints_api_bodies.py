@@ -10,15 +10,10 @@ import pytest
 
 from tests.bodies import Trickle, chunked, nested, tracebacks
 from webhooks.endpoints import api
-from webhooks.endpoints.models import ApiToken, Endpoint
+from webhooks.endpoints.models import Endpoint
 
 BASE = "/integrations/api/webhooks"
 URL = "https://example.com/hook"
-
-
-@pytest.fixture
-def token(workspace, owner):
-    return ApiToken.issue(workspace, "CRM", owner)[1]
 
 
 @pytest.fixture
@@ -27,12 +22,13 @@ def endpoint(workspace):
 
 
 @pytest.fixture
-def send(client, token):
+def send(client, api_token):
     def call(method, path, raw=None, **meta):
         if raw is not None:
             meta = {"wsgi.input": Trickle(raw), "CONTENT_LENGTH": str(len(raw)), **meta}
         meta.setdefault("CONTENT_TYPE", "application/json")
-        response = client.generic(method, path, b"", HTTP_AUTHORIZATION=f"Bearer {token}", **meta)
+        meta["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
+        response = client.generic(method, path, b"", **meta)
         return response.status_code, response.json()
 
     return call

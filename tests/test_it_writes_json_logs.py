@@ -5,18 +5,13 @@ context. (Secrets stay out of both: test_it_keeps_secrets_out_of_logs.py.)"""
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django_q.tasks import async_task
 
 from tests.inbound_helpers import post
+from tests.processes import manage
 from timelines.logconfig import JsonFormatter, TextFormatter, request_id
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -34,21 +29,9 @@ def log_from_a_task():
     logging.getLogger("timelines.test").warning("inside a task")
 
 
-def manage(*args, **env):
-    environ = {**os.environ, "DJANGO_SETTINGS_MODULE": "timelines.settings", "DEBUG": "true"}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_the_settings_switch_every_line_to_json():
     code = "import logging; logging.getLogger('timelines.test').warning('one line')"
-    done = manage("shell", "-c", code, LOG_FORMAT="json")
+    done = manage("shell", "-c", code, DEBUG="true", LOG_FORMAT="json")
     line = json.loads(done.stderr.strip().splitlines()[-1])
     assert set(line) == {"time", "level", "logger", "message"}
     assert (line["level"], line["logger"], line["message"]) == (
@@ -61,12 +44,12 @@ def test_the_settings_switch_every_line_to_json():
 
 def test_the_default_is_readable_text():
     code = "import logging; logging.getLogger('timelines.test').warning('one line')"
-    last = manage("shell", "-c", code).stderr.strip().splitlines()[-1]
+    last = manage("shell", "-c", code, DEBUG="true").stderr.strip().splitlines()[-1]
     assert last.endswith(" WARNING timelines.test one line")
 
 
 def test_an_unknown_format_stops_the_process_with_one_line():
-    done = manage("check", LOG_FORMAT="xml")
+    done = manage("check", DEBUG="true", LOG_FORMAT="xml")
     assert done.returncode != 0 and "LOG_FORMAT must be text or json, not 'xml'" in done.stderr
 
 

@@ -29,7 +29,6 @@ import contextlib
 import os
 import re
 import runpy
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from tests.production.helpers import new_probe
+from tests.production.nginx import start_nginx
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "production"
@@ -221,7 +221,7 @@ def servers(request, database, django_db_blocker):
         running.processes.append(_gunicorn(env, listener, running))
         for log in running.cluster_logs:
             running.processes.append(_start([sys.executable, "manage.py", "qcluster"], env, log))
-        running.processes.append(_nginx(running))
+        running.processes.append(start_nginx(running, ARTIFACTS / "nginx-temp", _start))
         listener.close()  # gunicorn holds its own copy
         _wait_until_ready(running)
         request.config._production_server = running
@@ -306,48 +306,6 @@ def _gunicorn(env, listener, running):
         running.error_log,
         pass_fds=[listener.fileno()],
     )
-
-
-def _nginx(running):
-    """nginx with deploy/nginx.conf, only its addresses and paths changed to the test's."""
-    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if binary is None:
-        pytest.exit(
-            "The production-shape suite needs nginx (the deployment's proxy): "
-            "apt-get install nginx.",
-            returncode=2,
-        )
-    temp = ARTIFACTS / "nginx-temp"
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir(mode=0o777)
-    temp.chmod(0o777)  # nginx's workers may run as another user (nobody) when the suite is root
-    config = ARTIFACTS / "nginx.conf"
-    config.write_text(nginx_config(running, temp))
-    return _start(
-        [binary, "-c", str(config), "-p", str(temp), "-e", "stderr", "-g", "daemon off;"],
-        {"PATH": os.environ.get("PATH", "")},
-        running.nginx_logs[0],
-    )
-
-
-def nginx_config(running, temp):
-    """deploy/nginx.conf for this run: each change must find exactly the line it replaces."""
-    text = (ROOT / "deploy" / "nginx.conf").read_text()
-    changes = {
-        "listen 8080;": f"listen 127.0.0.1:{running.port};",
-        "server app:8000;": f"server 127.0.0.1:{running.direct_port};",
-        "pid /var/run/nginx.pid;": f"pid {temp}/nginx.pid;",
-        "access_log /dev/stdout ": f"access_log {running.nginx_logs[1]} ",
-        "http {\n": "http {\n"
-        + "".join(f"    {kind}_temp_path {temp}/{kind};\n" for kind in NGINX_TEMP_PATHS),
-    }
-    for old, new in changes.items():
-        assert text.count(old) == 1, f"deploy/nginx.conf no longer has {old!r} once"
-        text = text.replace(old, new)
-    return text
-
-
-NGINX_TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def _wait_until_ready(running, timeout=90):
