@@ -11,7 +11,7 @@ COPY whatsapp ./whatsapp
 COPY webhooks ./webhooks
 COPY credits ./credits
 COPY templates ./templates
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 RUN pip install . \
  && SECRET_KEY=only-for-collectstatic python manage.py collectstatic --noinput \
  && useradd --system --uid 10001 timelines \
@@ -22,4 +22,5 @@ USER timelines
 
 EXPOSE 8000
 # Workers: "python manage.py qcluster"; one-off: "python manage.py migrate".
-CMD ["gunicorn", "timelines.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+# gunicorn.conf.py: 4 sync workers on :8000, access log on stdout, secrets redacted from its logs.
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "timelines.wsgi"]

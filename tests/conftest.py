@@ -41,6 +41,14 @@ def group_chat(account):
 
 
 @pytest.fixture
+def api_token(workspace, owner):
+    """A workspace API token for the management API (W1), as the owner issues it."""
+    from webhooks.endpoints.models import ApiToken
+
+    return ApiToken.issue(workspace, "CRM", owner)[1]
+
+
+@pytest.fixture
 def status_changes():
     """(previous, new) for every message_status_changed, in order."""
     from whatsapp.signals import message_status_changed

@@ -27,8 +27,8 @@ def snapshot():
     return counts, rows
 
 
-def test_it_creates_the_demo_data(db, monkeypatch, client, capsys):
-    monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-123")
+def test_it_creates_the_demo_data(db, settings, client, capsys):
+    settings.DEMO_PASSWORD = "demo-pass-123"
     call_command("demo")
     out = capsys.readouterr().out
     workspace = Workspace.objects.get(name="Demo")
@@ -63,9 +63,9 @@ def test_running_it_twice_changes_nothing_and_shows_the_password_again(db, capsy
     assert get_user_model().objects.get(username="owner").check_password(password)
 
 
-def test_demo_password_applies_to_an_existing_owner(db, monkeypatch, client, capsys):
+def test_demo_password_applies_to_an_existing_owner(db, settings, client, capsys):
     call_command("demo")
-    monkeypatch.setenv("DEMO_PASSWORD", "chosen-later-456")
+    settings.DEMO_PASSWORD = "chosen-later-456"
     call_command("demo")
     assert "password chosen-later-456" in capsys.readouterr().out
     assert client.login(username="owner", password="chosen-later-456")

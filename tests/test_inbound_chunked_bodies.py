@@ -4,7 +4,6 @@ does), its body is read like any other, 64 KB limit included; without that promi
 read no further than Content-Length, as Django does."""
 
 import hashlib
-import io
 import json
 import os
 import socket
@@ -17,6 +16,7 @@ import pytest
 from django.test import RequestFactory
 from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 
+from tests.bodies import Trickle, chunked
 from tests.inbound_helpers import assert_error
 from webhooks.inbound.models import MAX_BODY_BYTES, Attempt
 from webhooks.inbound.service import Call
@@ -24,29 +24,6 @@ from whatsapp.models import Message
 
 ROOT = Path(__file__).resolve().parent.parent
 SEND = {"action": "send", "phone": "+14151231234", "text": "Sent in chunks"}
-
-
-class Trickle(io.RawIOBase):
-    """A de-chunked input that hands out at most `step` bytes per read, like a socket."""
-
-    def __init__(self, data, step=1000):
-        self.data, self.step = data, step
-
-    def readable(self):
-        return True
-
-    def read(self, size=-1):
-        size = self.step if size is None or size < 0 else min(size, self.step)
-        piece, self.data = self.data[:size], self.data[size:]
-        return piece
-
-
-def chunked(body, terminated=True):
-    """The WSGI environ a server builds for a chunked request: no CONTENT_LENGTH."""
-    meta = {"wsgi.input": Trickle(body), "CONTENT_TYPE": "application/json"}
-    if terminated:
-        meta["wsgi.input_terminated"] = True
-    return meta
 
 
 def post_chunked(client, webhook, body, terminated=True):

@@ -381,10 +381,11 @@ def test_a_disconnected_chat_account_gets_a_409(inbound_webhook, chat):
 def test_it_leaves_the_commit_to_a_callers_transaction(inbound_webhook, chat):
     from django.db import transaction
 
+    from timelines.api import Body
     from webhooks.inbound.service import Call, answer
 
     raw = f'{{"action": "send", "text": "x", "chat_id": {chat.pk}}}'.encode()
-    call = Call("POST", raw, len(raw), None, "", {}, "")
+    call = Call("POST", Body(raw, len(raw), 64 * 1024), None, "", {}, "")
     with pytest.raises(RuntimeError), transaction.atomic():
         assert answer(inbound_webhook.token, call).status == 200
         assert Message.objects.count() == 1

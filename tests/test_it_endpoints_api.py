@@ -14,14 +14,9 @@ URL = "https://example.com/hook"
 
 
 @pytest.fixture
-def token(workspace, owner):
-    return ApiToken.issue(workspace, "CRM", owner)[1]
-
-
-@pytest.fixture
-def api(client, token):
+def api(client, api_token):
     def call(method, path=BASE, body=None, auth=None, raw=None):
-        headers = {"HTTP_AUTHORIZATION": auth if auth is not None else f"Bearer {token}"}
+        headers = {"HTTP_AUTHORIZATION": auth if auth is not None else f"Bearer {api_token}"}
         data = raw if raw is not None else json.dumps(body or {})
         if method == "get":
             response = client.get(path, **headers)
@@ -77,9 +72,9 @@ def test_a_revoked_token_is_a_401(api, workspace):
     assert api("get")[0] == 401
 
 
-def test_tokens_are_stored_hashed(token, workspace):
+def test_tokens_are_stored_hashed(api_token, workspace):
     row = ApiToken.objects.get(workspace=workspace)
-    assert token not in (row.digest, row.hint) and len(token) >= 40
+    assert api_token not in (row.digest, row.hint) and len(api_token) >= 40
 
 
 def test_another_workspace_s_webhook_is_a_404(api, outsider):

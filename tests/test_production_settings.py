@@ -1,29 +1,10 @@
 """Settings that must not reach production: a missing SECRET_KEY stops the process, a local
 SITE_URL is reported by `manage.py check`."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from django.core.checks import run_checks
 from django.test import override_settings
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def manage(*args, **env):
-    # A real process: settings are read once, at import.
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "SITE_URL"}}
-    base["DJANGO_SETTINGS_MODULE"] = "timelines.settings"
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.processes import manage
 
 
 def test_it_refuses_to_start_without_secret_key_when_debug_is_off():

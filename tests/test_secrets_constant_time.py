@@ -10,7 +10,7 @@ from tests.inbound_helpers import fixture_body, post
 from timelines.rows import fetch_one
 from webhooks.inbound import resolve
 from webhooks.inbound.models import token_digest
-from whatsapp import waha_events
+from whatsapp import waha_webhook
 from whatsapp.models import WahaConnection, new_secret, secret_digest
 
 
@@ -29,7 +29,7 @@ def test_it_compares_the_secret_in_constant_time(post_event, waha_connection, mo
         compared.append((a, b))
         return a == b
 
-    monkeypatch.setattr(waha_events, "constant_time_compare", spy)
+    monkeypatch.setattr(waha_webhook, "constant_time_compare", spy)
     post_event(fixture("message_any_received"))
     assert (waha_connection.secret, waha_connection.secret) in compared
 

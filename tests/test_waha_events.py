@@ -138,7 +138,7 @@ def test_an_error_ack_fails_the_message_and_refunds_it(post_event, waha_account,
 
 def test_it_refuses_unsigned_and_badly_signed_bodies(post_event, waha_account, caplog):
     event = fixture("message_any_received")
-    with caplog.at_level(logging.WARNING, logger="whatsapp.waha_events"):
+    with caplog.at_level(logging.WARNING, logger="whatsapp.waha_webhook"):
         assert post_event(event, signature=None).status_code == 401
         assert post_event(event, signature="ab" * 64).status_code == 401
     assert "unsigned body" in caplog.text and "bad signature" in caplog.text

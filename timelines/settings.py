@@ -1,6 +1,7 @@
 """Settings, read from the environment (and an optional `.env` file beside manage.py).
 
-Every knob an operator may turn is listed in the README's configuration table.
+Every variable read here is described once, in the configuration table of docs/operators.md
+(tests/test_it_documents_every_setting.py holds the two to each other).
 """
 
 from pathlib import Path
@@ -28,6 +29,9 @@ if not SECRET_KEY:
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Addresses (or networks, or *) of the proxy in front of gunicorn, whose X-Real-IP header names
+# the client (timelines/proxy.py). Empty: no header is believed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Absolute base for links that leave the app (chat_url in outbound payloads, inbound URLs). Read
@@ -59,6 +63,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every line a request causes carries its id (timelines/logconfig.py), and
+    # the client's address is known before anything reads it (timelines/proxy.py).
+    "timelines.logconfig.RequestId",
+    "timelines.proxy.ClientAddress",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,7 +143,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 # Every web server and worker must see the same directory (or set STORAGES to a shared storage).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
-# Where `manage.py demo` keeps the demo owner's generated password, to show it again (git-ignored).
+# The demo owner's password, when chosen (`manage.py demo`), and where a generated one is kept,
+# to show it again (git-ignored).
+DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
 DEMO_PASSWORD_FILE = env.path("DEMO_PASSWORD_FILE", default=BASE_DIR / ".demo-password")
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -157,6 +167,27 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
 }
 
+# Logs (SPEC H4, P6): readable lines, or one JSON object a line with LOG_FORMAT=json; either way
+# with the request's id or the task's name, and no secret in them (timelines/logconfig.py).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"app": {"()": f"timelines.logconfig.{LOG_FORMAT.capitalize()}Formatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "app"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own handlers print its lines unformatted (while DEBUG is on, and
+        # runserver's request lines always): through ours instead, redacted like the rest.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["console"], "propagate": False},
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+
 # django-q2 reads Q_CLUSTER once, at import. Without REDIS_URL the queue lives in the default
 # database (django-q2 would otherwise fall back to a Redis on localhost).
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -175,7 +206,7 @@ Q_CLUSTER = {
     "label": "Task queue",
     # django-q2 logs through a logger of its own; `make run` sets LOG_LEVEL=WARNING for the
     # worker, so its console shows what matters (and the development emails printed there).
-    "log_level": env.str("LOG_LEVEL", default="INFO").upper(),
+    "log_level": LOG_LEVEL,
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -223,15 +254,6 @@ WAHA_SWEEP_SECONDS = env.float("WAHA_SWEEP_SECONDS", default=60.0)
 WAHA_SWEEP_CHATS = env.int("WAHA_SWEEP_CHATS", default=20)
 WAHA_SWEEP_MESSAGES = env.int("WAHA_SWEEP_MESSAGES", default=50)
 WAHA_SWEEP_HOURS = env.float("WAHA_SWEEP_HOURS", default=24.0)
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
 
 # Outbound webhook: seconds to wait for the receiver's answer (SPEC O5 says 10).
 OUTBOUND_WEBHOOK_TIMEOUT = env.float("OUTBOUND_WEBHOOK_TIMEOUT", default=10.0)

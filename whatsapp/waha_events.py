@@ -1,29 +1,21 @@
-"""The endpoint WAHA posts its events to: /whatsapp/waha/<secret>/, one secret per connection.
-
-validate (secret URL, HMAC-SHA512 of the raw body) -> parse (JSON envelope) -> dispatch (a dict
-from event type to handler). Unknown events are acknowledged and logged, so WAHA does not retry
-them; duplicates are harmless because messages are matched by WhatsApp's id and statuses only
-move forward.
+"""What WAHA's events do, once its endpoint (whatsapp.waha_webhook) has checked and read them:
+dispatch, a dict from event type to handler. Unknown events are acknowledged and logged, so WAHA
+does not retry them; duplicates are harmless because messages are matched by WhatsApp's id and
+statuses only move forward.
 """
 
 import hashlib
-import hmac
-import json
 import logging
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from django.core.cache import cache
 from django.db import transaction
-from django.http import Http404, JsonResponse
-from django.utils.crypto import constant_time_compare
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from timelines import safehttp
 from whatsapp.delivery import report_delivery
 from whatsapp.jids import InvalidJid, is_group_jid
-from whatsapp.models import STATUS_LENGTH, Account, Chat, Message, WahaConnection
+from whatsapp.models import STATUS_LENGTH, Account, Chat, Message
 from whatsapp.phones import InvalidPhone
 from whatsapp.store import store_message
 from whatsapp.transports.waha import (
@@ -47,43 +39,6 @@ ACKS = {
     "PLAYED": Message.READ,
 }
 ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
-
-
-@csrf_exempt
-@require_POST
-def events(request, secret):
-    connection = WahaConnection.by_secret(secret)
-    if connection is None or not constant_time_compare(connection.secret, secret):
-        raise Http404("No such WAHA connection")
-    problem = signature_problem(connection.hmac_key, request)
-    if problem:
-        log.warning("WAHA event refused (connection %s): %s", connection.pk, problem)
-        return JsonResponse({"error": problem}, status=401)
-    try:
-        event = json.loads(request.body)
-    except (ValueError, RecursionError) as exc:  # nested deeper than the parser goes: not JSON
-        log.warning("WAHA event is not JSON (connection %s): %s", connection.pk, exc)
-        return JsonResponse({"error": "The body is not valid JSON."}, status=400)
-    if not isinstance(event, dict) or not isinstance(event.get("payload"), dict):
-        log.warning("WAHA event without a payload ignored (connection %s)", connection.pk)
-        return JsonResponse({"status": "ignored"})
-    return JsonResponse({"status": dispatch(connection, event)})
-
-
-def signature_problem(key, request):
-    """Why the body's signature is unacceptable, or '' when it is fine (or no key is set)."""
-    if not key:
-        return ""
-    signature = request.headers.get("X-Webhook-Hmac", "")
-    algorithm = request.headers.get("X-Webhook-Hmac-Algorithm", "sha512").lower()
-    if not signature:
-        return "unsigned body (no X-Webhook-Hmac header)"
-    if algorithm != "sha512":
-        return f"unexpected HMAC algorithm '{algorithm}'"
-    expected = hmac.new(key.encode(), request.body, hashlib.sha512).hexdigest()
-    if not constant_time_compare(expected, signature.strip().lower()):
-        return "bad signature (X-Webhook-Hmac does not match the body)"
-    return ""
 
 
 def dispatch(connection, event):

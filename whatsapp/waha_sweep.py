@@ -3,8 +3,8 @@ django-q2 schedule (every five minutes, created by a migration) reads back, per 
 account, the recent messages of its recently active chats, and stores every one no event brought -
 exactly once, and through the same `store_once` as events, so the outbound webhooks report it.
 
-One run at a time: a run holds the lease "waha-sweep" (timelines.workers) and stops when it no
-longer does. One run is bounded: the accounts swept longest ago first, at most
+One run at a time: a run holds the lease "waha-sweep" (timelines.workers) for longer than it can
+last, so two runs never overlap. One run is bounded: the accounts swept longest ago first, at most
 WAHA_SWEEP_ACCOUNTS of them and for at most WAHA_SWEEP_SECONDS; per account WAHA's
 WAHA_SWEEP_CHATS most recently active chats, and per chat its latest WAHA_SWEEP_MESSAGES messages
 of the last WAHA_SWEEP_HOURS. Per account that is 1 + chats requests to WAHA and, when nothing

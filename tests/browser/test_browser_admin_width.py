@@ -22,8 +22,8 @@ def _lists():
 
 
 @pytest.fixture
-def demo(db, monkeypatch):
-    monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-123")
+def demo(db, settings):
+    settings.DEMO_PASSWORD = "demo-pass-123"
     call_command("demo")
     call_command("outbound_webhook", "Demo", "--url", "http://127.0.0.1:9/hook", "--enable")
     chat = Chat.objects.get(name="Team")

@@ -1,9 +1,14 @@
-"""The production-shape harness (SPEC P1–P3): the app as it is deployed, driven over HTTP.
+"""The production-shape harness (SPEC P1–P9): the app as it is deployed, driven over HTTP.
 
 One session starts, on a fresh PostgreSQL database (Django's test database, migrated):
 
-- gunicorn with 4 sync workers on 127.0.0.1:<free port>, `timelines.settings`, DEBUG off;
+- nginx with the shipped deploy/nginx.conf on 127.0.0.1:<free port>, in front of
+- gunicorn with the shipped gunicorn.conf.py (4 sync workers) on 127.0.0.1:<another port>,
+  `timelines.settings`, DEBUG off;
 - two `manage.py qcluster` processes on the Redis broker (the paced sender, refunds, deliveries).
+
+Requests go through nginx, as in the deployment (`server.port`); `server.direct_port` is
+gunicorn's own, for what reaches it without the proxy (WAHA's events in deploy/compose.yaml).
 
 The tests create their data with the ORM in this process (committed at once, the servers see it),
 talk to the server over real sockets, and read the outcome back with the ORM. Every process runs
@@ -15,14 +20,15 @@ Run it with `pytest -m production` and both services given:
     REDIS_URL=redis://127.0.0.1:6379/10 .venv/bin/pytest -m production
 
 The Redis database in REDIS_URL belongs to the suite: it is emptied first. The servers' logs go
-to tests/artifacts/production/ (gunicorn's error and access logs, each qcluster's output); the
-exceptions the server logged during a failing test, and the tail of gunicorn's error log, are
-shown under it.
+to tests/artifacts/production/ (gunicorn's error and access logs, each qcluster's output, nginx's
+logs); the exceptions the server logged during a failing test, and the tail of gunicorn's error
+log, are shown under it.
 """
 
 import contextlib
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -34,17 +40,22 @@ from pathlib import Path
 import pytest
 
 from tests.production.helpers import new_probe
+from tests.production.nginx import start_nginx
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "production"
+# The servers' MEDIA_ROOT: files the tests put there are the app's stored uploads.
+MEDIA_ROOT = ARTIFACTS / "media"
 WORKERS = 4
 CLUSTERS = 2
 SECRET_KEY = "production-shape-suite-secret-key-not-for-real-use"
 
-# gunicorn's access log: the worker's pid, the request's probe header (each request the tests
-# send carries a unique one), the request line and the status.
-ACCESS_FORMAT = '%(p)s probe=%({x-probe}i)s "%(r)s" %(s)s'
-ACCESS_LINE = re.compile(r"^<(\d+)> probe=(\S+) \"[^\"]*\" (\d+)")
+# gunicorn's access log: the worker's pid and the request's probe header (each request the tests
+# send carries a unique one), then the shipped format (gunicorn.conf.py) with its request line
+# and status.
+SHIPPED_ACCESS_FORMAT = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["access_log_format"]
+ACCESS_FORMAT = "%(p)s probe=%({x-probe}i)s " + SHIPPED_ACCESS_FORMAT
+ACCESS_LINE = re.compile(r"^<(\d+)> probe=(\S+) \S+ \"[^\"]*\" (\d+)")
 # The last line of a traceback: "psycopg.errors.UniqueViolation: duplicate key ...".
 EXCEPTION_LINE = re.compile(
     r"^((?:(?:[a-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception))(?::.*)?)$", re.M
@@ -55,17 +66,27 @@ EXCEPTION_LINE = re.compile(
 class Server:
     """The running app: where it listens and what it logged."""
 
-    port: int
+    port: int  # nginx's, in front of gunicorn
+    direct_port: int  # gunicorn's own
     database: str
     error_log: Path
     access_log: Path
     cluster_logs: list
+    nginx_logs: list
     processes: list = field(default_factory=list)
     used: bool = False
 
     @property
     def base(self):
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def direct_base(self):
+        return f"http://127.0.0.1:{self.direct_port}"
+
+    def logs(self):
+        """Every log file the servers write."""
+        return [self.error_log, self.access_log, *self.cluster_logs, *self.nginx_logs]
 
     def workers_by_probe(self):
         """{probe: (worker pid, status)} of every request gunicorn has logged so far."""
@@ -92,8 +113,12 @@ class Server:
         """New gunicorn workers (SIGHUP: gunicorn starts new ones and stops the old ones), each
         with no database connection yet; returns once all of them answer."""
         old = {pid for pid, _ in self.workers_by_probe().values()}
-        os.kill(self.processes[0].pid, signal.SIGHUP)
+        os.kill(self.gunicorn.pid, signal.SIGHUP)
         _wait_for_workers(self, time.monotonic() + timeout, old)
+
+    @property
+    def gunicorn(self):
+        return self.processes[0]
 
     def error_log_size(self):
         return self.error_log.stat().st_size
@@ -179,21 +204,24 @@ def servers(request, database, django_db_blocker):
         connection.ensure_connection()
     env = _server_env(connection.settings_dict)
     listener = socket.create_server(("127.0.0.1", 0), backlog=256)
-    port = listener.getsockname()[1]
+    port = _free_port()
     env["SITE_URL"] = f"http://127.0.0.1:{port}"
     running = Server(
         port=port,
+        direct_port=listener.getsockname()[1],
         database=connection.settings_dict["NAME"],
         error_log=ARTIFACTS / "gunicorn-error.log",
         access_log=ARTIFACTS / "gunicorn-access.log",
         cluster_logs=[ARTIFACTS / f"qcluster-{n}.log" for n in range(CLUSTERS)],
+        nginx_logs=[ARTIFACTS / "nginx-error.log", ARTIFACTS / "nginx-access.log"],
     )
-    for path in [running.error_log, running.access_log, *running.cluster_logs]:
+    for path in running.logs():
         path.write_text("")
     try:
         running.processes.append(_gunicorn(env, listener, running))
         for log in running.cluster_logs:
-            running.processes.append(_start(["manage.py", "qcluster"], env, log))
+            running.processes.append(_start([sys.executable, "manage.py", "qcluster"], env, log))
+        running.processes.append(start_nginx(running, ARTIFACTS / "nginx-temp", _start))
         listener.close()  # gunicorn holds its own copy
         _wait_until_ready(running)
         request.config._production_server = running
@@ -203,6 +231,11 @@ def servers(request, database, django_db_blocker):
         listener.close()
         with django_db_blocker.unblock():
             _disconnect_everyone(connection)
+
+
+def _free_port():
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
 
 
 def _server_env(db):
@@ -218,6 +251,10 @@ def _server_env(db):
         Q_WORKERS="3",
         SENDER_DISPATCHERS="2",
         LOG_LEVEL="INFO",
+        LOG_FORMAT="text",
+        # nginx, in front, is on 127.0.0.1: the client's address is the one it passes on.
+        TRUSTED_PROXIES="127.0.0.1",
+        MEDIA_ROOT=str(MEDIA_ROOT),
         PYTHONUNBUFFERED="1",
     )
     from django.conf import settings
@@ -235,7 +272,7 @@ def _database_url(db):
 def _start(args, env, log, **kwargs):
     out = open(log, "ab")  # noqa: SIM115 (the process keeps it; closed with the process)
     return subprocess.Popen(
-        [sys.executable, *args],
+        args,
         cwd=ROOT,
         env=env,
         stdout=out,
@@ -246,10 +283,14 @@ def _start(args, env, log, **kwargs):
 
 
 def _gunicorn(env, listener, running):
+    """gunicorn as gunicorn.conf.py configures it (its logger class included), bound to the
+    test's socket and logging to the test's files, with the probe in front of each access line."""
     return _start(
         [
+            sys.executable,
             "-m",
             "gunicorn",
+            "--config=gunicorn.conf.py",
             "timelines.wsgi:application",
             f"--workers={WORKERS}",
             "--worker-class=sync",
@@ -300,8 +341,10 @@ def _assert_alive(running, deadline, what):
     for process in running.processes:
         if process.poll() is not None:
             raise RuntimeError(
-                f"{process.args[1:3]} exited ({process.returncode}) while waiting for {what}:\n"
+                f"{process.args[:3]} exited ({process.returncode}) while waiting for {what}:\n"
                 + running.error_tail()
+                + "\n"
+                + running.nginx_logs[0].read_text()
             )
     if time.monotonic() > deadline:
         raise RuntimeError(f"timed out waiting for {what}:\n" + running.error_tail())
@@ -365,3 +408,9 @@ def pytest_runtest_makereport(item, call):
             ("gunicorn: exceptions during the test", running.error_summary(since))
         )
         report.sections.append(("gunicorn error log (tail)", running.error_tail(since=since)))
+
+
+def pytest_collection_modifyitems(items):
+    """The check that no log carries a secret runs last, over every other file's traffic."""
+    last = [item for item in items if item.module.__name__.endswith("secrets_stay_out_of_logs")]
+    items[:] = [item for item in items if item not in last] + last

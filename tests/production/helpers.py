@@ -7,13 +7,17 @@ import json
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.core import signing
 
 from credits.models import Balance, LedgerEntry, grant
 from timelines.models import Workspace
+from webhooks.endpoints import links
+from webhooks.endpoints.models import ApiToken
 from webhooks.inbound.models import InboundWebhook
 from whatsapp.models import Account, Chat
 
@@ -44,14 +48,15 @@ class Answer:
         return f"<{self.status} {self.body[:200]!r} probe={self.probe}>"
 
 
-def post(server, path, body, headers=None, probe=None, timeout=60):
-    """POST a JSON body (dict) or raw bytes on a new connection, as most integrations do."""
+def post(server, path, body, headers=None, probe=None, timeout=60, port=None, method="POST"):
+    """POST a JSON body (dict) or raw bytes (or an iterator of them, sent chunked) on a new
+    connection, as most integrations do; through nginx, or to `port`."""
     probe = probe or new_probe()
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    raw = json.dumps(body).encode() if isinstance(body, dict | list | str) else body
+    connection = http.client.HTTPConnection("127.0.0.1", port or server.port, timeout=timeout)
     try:
         connection.request(
-            "POST",
+            method,
             path,
             body=raw,
             headers={"Content-Type": "application/json", "X-Probe": probe, **(headers or {})},
@@ -81,14 +86,21 @@ class Exchange:
 
     @property
     def body(self):
-        return self.raw.partition(b"\r\n\r\n")[2]
+        """The first answer's body: nginx keeps the connection open and answers what follows
+        it (a pipelined request, the bytes past a Content-Length) too."""
+        body = self.raw.partition(b"\r\n\r\n")[2]
+        length = self.header("content-length")
+        return body[: int(length)] if length.isdigit() else body
 
     @property
     def content_type(self):
+        return self.header("content-type")
+
+    def header(self, wanted):
         head = self.raw.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
         for line in head.split("\r\n")[1:]:
             name, _, value = line.partition(":")
-            if name.strip() == "content-type":
+            if name.strip() == wanted:
                 return value.strip()
         return ""
 
@@ -98,11 +110,12 @@ class Exchange:
         return "no answer (timed out)" if self.timed_out else "closed without answer"
 
 
-def exchange(server, data, timeout=10):
-    """Send `data` as is, end our side of the connection (so a short body is seen to end) and
-    read whatever comes back until the server closes."""
+def exchange(server, data, timeout=10, port=None):
+    """Send `data` as is (to nginx, or to `port`), end our side of the connection (so a short
+    body is seen to end) and read whatever comes back until the server closes."""
     received = b""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+    address = ("127.0.0.1", port or server.port)
+    with socket.create_connection(address, timeout=timeout) as sock:
         try:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
@@ -175,3 +188,24 @@ def tenant(name, credits=0, accounts=1, password="pw-production-owner-1"):
 
 def direct_chat(account, phone=None, name=""):
     return Chat.get_or_create_direct(account, phone or next_number("+1415123"), name)[0]
+
+
+# -- Secrets the tests used, for the check that no log carries them (SPEC P6) ------------------
+
+SECRETS = []  # besides the inbound tokens and WAHA secrets, which the database keeps
+
+
+def api_token(workspace, name="CRM"):
+    """A new API token of `workspace` (remembered: only its digest is stored)."""
+    token = ApiToken.issue(workspace, name)[1]
+    SECRETS.append(token)
+    return token
+
+
+def attachment_link(message, secret_key):
+    """The path of `message`'s attachment link as the servers sign it (with their SECRET_KEY),
+    remembered."""
+    expires = int(time.time()) + 3600
+    token = signing.Signer(key=secret_key, salt=links.SALT).sign(f"{message.pk}.{expires}")
+    SECRETS.append(token)
+    return f"/files/{token}/"

@@ -109,7 +109,11 @@ class Endpoint(DeliveryTarget):
         with transaction.atomic():
             for name, value in fields.items():
                 setattr(self, name, value.strip() if name == "url" else value)
-            self.full_clean(exclude=["secret", "consecutive_failures", "disabled_reason"])
+            # Only the changed fields are checked: the URL's check resolves its host, and a
+            # resolver outage must not stop anyone from switching an endpoint off.
+            if fields:
+                unchanged = [f.name for f in self._meta.fields if f.name not in fields]
+                self.full_clean(exclude=unchanged)
             # Only what the owner changed: the drains write the failure streak and the switch-off
             # meanwhile, and a stale copy of those must not undo them.
             self.save(update_fields=[*fields, "updated_at"])

@@ -1,11 +1,13 @@
-"""Webhooks v2 housekeeping: events and activations older than LOG_DAYS are dropped, and at most
-LOG_SIZE activations are kept per endpoint. Pending deliveries are never dropped."""
+"""Webhooks housekeeping, hourly: events and activations older than LOG_DAYS are dropped, and at
+most LOG_SIZE activations are kept per endpoint (pending deliveries are never dropped); the
+inbound webhook's Idempotency-Keys go once their 24 hours are over (I13)."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 
 from webhooks.endpoints.models import LOG_DAYS, Endpoint, Event
+from webhooks.inbound.models import IdempotencyKey
 from webhooks.outbound.models import Attempt, Delivery
 
 PRUNE = "webhooks.endpoints.tasks.prune"
@@ -19,6 +21,7 @@ def prune(now=None):
         state=Delivery.PENDING
     ).delete()
     Endpoint.prune_logs()
+    IdempotencyKey.purge_expired()
 
 
 def ensure_schedules(**kwargs):

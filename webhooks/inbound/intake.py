@@ -7,10 +7,9 @@ bench/inbound.py), and the messages here are the product's interface.
 """
 
 import json
-import re
 from dataclasses import dataclass
 
-from timelines import safehttp
+from timelines import api, safehttp
 from webhooks.inbound import resolve
 from whatsapp.jids import InvalidJid, is_group_jid, jid_user, normalize_jid
 from whatsapp.phones import InvalidPhone, normalize_phone
@@ -19,9 +18,6 @@ RECIPIENT_FIELDS = ("chat_id", "jid", "phone", "chat_name")
 ACCOUNT_FIELDS = ("whatsapp_account_phone", "whatsapp account phone")
 MAX_URL_LENGTH = 2000
 MAX_FILE_NAME_LENGTH = 255
-# What an HTML form or `curl -d a=b` sends: key=value pairs joined by &.
-# Each part stops at the next "&", so matching is linear whatever the body.
-FORM_ENCODED = re.compile(r"[\w.%+-]+=[^&]*(?:&[\w.%+-]+=[^&]*)*")
 EXAMPLE = '{"action": "send", "phone": "+14151231234", "text": "Hello"}'
 
 
@@ -55,27 +51,12 @@ class SendRequest:
 
 
 def parse_json(raw):
-    """The decoded JSON value of a request body, or a 400 that says what is wrong and where."""
-    if not raw.strip():
-        raise bad(f"The request body is empty. Send a JSON object, e.g. {EXAMPLE}.")
+    """The decoded JSON value of a request body, or a 400 that says what is wrong and where (the
+    reader every machine-facing API shares: timelines.api)."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise bad(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.pos == 0 and FORM_ENCODED.fullmatch(text.strip()):
-            raise bad(
-                "The request body is form-encoded (key=value&...), not JSON. Send a JSON object "
-                f"with Content-Type: application/json, e.g. {EXAMPLE}."
-            ) from None
-        raise bad(
-            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno} (character {exc.pos}). Check for a missing comma or quote."
-        ) from None
-    except (ValueError, RecursionError) as exc:  # numbers too long, nesting too deep
-        raise bad(f"The request body is not valid JSON: {str(exc)[:200]}.") from None
+        return api.parse_json(raw, EXAMPLE)
+    except api.BodyError as exc:
+        raise InboundError(exc.status, exc.message) from None
 
 
 def parse_send_request(data):

@@ -17,15 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from functools import cached_property
 
-try:  # the server's own body-reading errors, when it is gunicorn
-    from gunicorn.http.errors import ParseException
-except ImportError:  # pragma: no cover
-
-    class ParseException(Exception):
-        pass
-
-
 from credits.models import QuotaExceeded, reservation
+from timelines.api import Body, read_body
 from webhooks.inbound import resolve, write
 from webhooks.inbound.intake import (
     InboundError,
@@ -77,40 +70,31 @@ class Call:
     """What the attempt log keeps of a request, read once from the Django request."""
 
     method: str
-    raw: bytes  # at most MAX_BODY_BYTES + 1
-    size: int  # as declared by Content-Length, or as read (a chunked body declares none)
+    body: Body  # read the way every machine-facing API reads it (timelines.api)
     ip: str | None
     user_agent: str
     headers: dict
     idempotency_key: str
-    unreadable: str = ""  # why the body could not be read, when it could not
 
     @classmethod
     def from_request(cls, request):
         meta = request.META
-        declared = _int(meta.get("CONTENT_LENGTH"))
-        unreadable = ""
-        try:
-            raw = _read_body(request, declared)
-        except (OSError, ValueError, ParseException) as exc:
-            # A chunked body with a bad chunk size or terminator, a body that ends before its
-            # Content-Length: the server's reader raises; the client gets a 400 that says so.
-            raw, unreadable = b"", f"{exc.__class__.__name__}: {str(exc)[:200]}".strip(": ")
-        if not unreadable and len(raw) < min(declared, MAX_BODY_BYTES + 1):
-            # The client stopped sending before the end its Content-Length announced.
-            unreadable = (
-                f"it ended after {len(raw)} of the {declared} bytes Content-Length announced"
-            )
         return cls(
             method=request.method,
-            raw=raw,
-            size=max(declared, len(raw)),
+            body=read_body(request, MAX_BODY_BYTES),
             ip=_ip(meta.get("REMOTE_ADDR")),
             user_agent=_clean(meta.get("HTTP_USER_AGENT", ""))[:500],
             headers={h: _clean(meta[key]) for h, key in LOGGED_HEADERS.items() if key in meta},
             idempotency_key=_clean(meta.get("HTTP_IDEMPOTENCY_KEY", "")).strip(),
-            unreadable=unreadable,
         )
+
+    @property
+    def raw(self):
+        return self.body.raw  # at most MAX_BODY_BYTES + 1
+
+    @property
+    def size(self):
+        return self.body.size
 
     @cached_property
     def body_sha256(self):
@@ -120,27 +104,6 @@ class Call:
     def body_text(self):
         # Kept as received, even when it is not JSON; NUL cannot be stored in PostgreSQL text.
         return self.raw[:MAX_BODY_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd")
-
-
-def _read_body(request, declared):
-    """At most MAX_BODY_BYTES + 1 bytes of the body: enough to tell that it is too large."""
-    limit = MAX_BODY_BYTES + 1
-    # Django reads no further than Content-Length, and a chunked request has none: its body would
-    # look empty. A server that de-chunks the body and ends the input where the body ends says so
-    # with wsgi.input_terminated (gunicorn does); then the input can be read up to the limit.
-    if declared or not request.META.get("wsgi.input_terminated"):
-        return request.read(limit)
-    stream, chunks, size = request.META["wsgi.input"], [], 0
-    while size < limit and (chunk := stream.read(limit - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def _int(value):
-    """A Content-Length as a number: trusted for nothing but the 413 decision."""
-    text = str(value or "")
-    return int(text[:20]) if text.isascii() and text.isdigit() else 0
 
 
 def _ip(value):
@@ -189,8 +152,8 @@ def _answer(token, call):
 
 def _parse(call):
     """(SendRequest, resolve kind, value, None), or (…, the InboundError that refuses it)."""
-    if call.unreadable:
-        return None, None, None, bad(f"The request body could not be read ({call.unreadable}).")
+    if call.body.refusal() is not None:
+        return None, None, None, None  # too large or unreadable: _check answers that first
     request = None
     try:
         request = parse_send_request(parse_json(call.raw))
@@ -208,8 +171,9 @@ def _check(target, call, request, problem):
         raise InboundError(403, "Webhook is disabled")
     if call.method != "POST":
         raise InboundError(405, f"Method {call.method} not allowed: POST the JSON body instead.")
-    if call.size > MAX_BODY_BYTES:
-        raise InboundError(413, "The request body is larger than 64 KB (65536 bytes).")
+    refusal = call.body.refusal()
+    if refusal is not None:
+        raise InboundError(refusal.status, refusal.message)
     if call.idempotency_key:
         replay = _replay(target, call)
         if replay is not None:

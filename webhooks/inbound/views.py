@@ -6,7 +6,7 @@ import logging
 from rest_framework.response import Response
 
 from timelines.access import workspace_for_owner
-from timelines.api import JSONOnlyAPIView
+from timelines.api import JSONOnlyAPIView, logged_once
 from timelines.logs import log_download
 from webhooks.inbound import schema, service
 from webhooks.inbound.intake import InboundError
@@ -26,8 +26,9 @@ class InboundAPIView(JSONOnlyAPIView):
     def handle_exception(self, exc):
         # Bad input is answered before it can raise; this is a bug of ours. The integrator
         # still gets the documented shape, never a traceback.
-        log.exception("inbound webhook: unexpected error")
-        return error(InboundError(500, "Internal error; please retry later."))
+        return logged_once(
+            log, "inbound webhook", error(InboundError(500, "Internal error; please retry later."))
+        )
 
 
 def error(err, **headers):

@@ -9,7 +9,6 @@ and call it from `run` where marked. What to try is in docs/owners.md, not print
 banner stays short enough to be seen.
 """
 
-import os
 import secrets
 from pathlib import Path
 
@@ -70,7 +69,7 @@ class Command(TimelinesCommand):
         it is generated once and kept in DEMO_PASSWORD_FILE (git-ignored) to be shown again.
         """
         user = get_user_model().objects.filter(username=USERNAME).first()
-        wanted = os.environ.get("DEMO_PASSWORD") or None
+        wanted = settings.DEMO_PASSWORD or None
         if user is None:
             password = wanted or secrets.token_urlsafe(12)
             # A superuser, so that the admin (inject messages, grant credits) can be tried with
