@@ -50,21 +50,24 @@ class Endpoint(DeliveryTarget):
     def __str__(self):
         return f"{self.event_type} → {self.url}"
 
-    def as_api_dict(self):
-        """W1's object, as TimelinesAI's API answers it."""
-        return {
+    def as_api_dict(self, with_secret=False):
+        """W1's object, as TimelinesAI's API answers it; with the signing secret only in the
+        answers that just made it (creation, rotation)."""
+        data = {
             "id": self.pk,
             "event_type": self.event_type,
             "url": self.url,
             "enabled": self.enabled,
             "errors_counter": self.consecutive_failures,
         }
+        if with_secret:
+            data["secret"] = self.secret
+        return data
 
     def as_dict(self):
         """The CLI's view: the API's object and what only the owner sees."""
         return {
-            **self.as_api_dict(),
-            "secret": self.secret,
+            **self.as_api_dict(with_secret=True),
             "whatsapp_account": self.account.phone if self.account_id else None,
             "disabled_reason": "" if self.enabled else self.disabled_reason,
         }
