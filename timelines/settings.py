@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "timelines",
     "credits",
@@ -155,6 +156,9 @@ SPECTACULAR_SETTINGS = {
         "endpoints (Bearer workspace API token)."
     ),
     "VERSION": "1.0.0",
+    # /api/docs/ serves Swagger UI from the app's static files, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # django-q2 reads Q_CLUSTER once, at import. Without REDIS_URL the queue lives in the default
