@@ -57,7 +57,8 @@ class ManagementView(JSONOnlyAPIView):
             handler = getattr(self, request.method.lower(), None)
             if request.method.lower() not in self.http_method_names or handler is None:
                 raise ApiError(405, f"Method {request.method} not allowed.")
-            self.workspace = authenticate(request)
+            self.token = authenticate(request)
+            self.workspace = self.token.workspace
             response = handler(self.request, *args, **kwargs)
         except ApiError as exc:
             response = fail(exc.status, exc.message)
@@ -74,7 +75,7 @@ def authenticate(request):
     row = ApiToken.authenticate(token.strip()) if scheme.lower() == "bearer" else None
     if row is None:
         raise ApiError(401, "Invalid or revoked API token: send Authorization: Bearer <token>.")
-    return row.workspace
+    return row
 
 
 def read_body(request, required=()):
@@ -175,8 +176,9 @@ class Webhook(ManagementView):
 
     def change(self, pk, fields):
         endpoint = self.endpoint(pk)
+        reason = f"Switched off over the API with the token “{self.token.name}”."
         try:
-            endpoint.change(**fields)
+            endpoint.change(off_reason=reason, **fields)
         except ValidationError as exc:
             raise refused(exc) from None
         return ok(endpoint.as_api_dict())

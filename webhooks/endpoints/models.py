@@ -15,7 +15,7 @@ from timelines.models import Workspace
 from webhooks.endpoints import event_types
 from webhooks.outbound import signing
 from webhooks.outbound.models import validate_webhook_url
-from webhooks.outbound.targets import DeliveryTarget
+from webhooks.outbound.targets import SWITCHED_OFF_BY_OWNER, DeliveryTarget
 from whatsapp.models import Account
 
 LOG_SIZE = 1000  # activations in the log download and the page's figures (W4)
@@ -105,9 +105,10 @@ class Endpoint(DeliveryTarget):
             endpoint.save()
         return endpoint
 
-    def change(self, **fields):
+    def change(self, off_reason=SWITCHED_OFF_BY_OWNER, **fields):
         """Set any of url, event_type, enabled, account; ValidationError (nothing saved) when
-        refused. Switching on resets the failure streak and makes pending deliveries due."""
+        refused. Switching on resets the failure streak and makes pending deliveries due;
+        switching off records `off_reason`: who or what did it (the page, the API, the CLI)."""
         enabled = fields.pop("enabled", None)
         with transaction.atomic():
             for name, value in fields.items():
@@ -119,7 +120,7 @@ class Endpoint(DeliveryTarget):
             if enabled is True and not self.enabled:
                 self.enable()
             elif enabled is False and self.enabled:
-                self.disable()
+                self.disable(reason=off_reason)
         return self
 
 
