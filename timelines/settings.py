@@ -35,9 +35,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # in the database is used (else http://127.0.0.1:8000).
 SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 
-# Outbound requests to user-supplied URLs refuse private and loopback addresses unless this is on
-# (local development and tests need loopback receivers).
-ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
+# Outbound requests to user-supplied URLs refuse private and loopback addresses unless this is on.
+# Development (DEBUG) allows them by default, so a receiver on the developer's machine works
+# under `make run` (which turns it off again when it serves beyond loopback); production refuses.
+ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
