@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from tests.outbound_helpers import switch_off_over_the_api
 from webhooks.endpoints.models import ApiToken, Endpoint
 
 
@@ -23,12 +24,7 @@ def reason(endpoint):
 
 def test_over_the_api_it_names_the_token(client, workspace, owner, endpoint):
     token = ApiToken.issue(workspace, "Zapier zap", owner)[1]
-    client.patch(
-        f"/integrations/api/webhooks/{endpoint.pk}",
-        json.dumps({"enabled": False}),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    switch_off_over_the_api(client, endpoint, token)
     assert reason(endpoint) == "Switched off over the API with the token “Zapier zap”."
 
 

@@ -2,15 +2,13 @@
 v2 list and an endpoint's page, the tab bar, the credits page. Nothing runs out of its box or off
 the screen, values are not broken over lines, and every tab can be reached."""
 
-import json
-
 import pytest
 from playwright.sync_api import expect
 
 from credits.models import grant, refund, reserve
 from tests.browser.conftest import LAPTOP, PHONE, sign_in, snap
 from tests.browser.layout import box, broken_over_lines, overflowing
-from tests.outbound_helpers import closed_port_url
+from tests.outbound_helpers import closed_port_url, switch_off_over_the_api
 from webhooks.endpoints.models import ApiToken, Endpoint
 from webhooks.outbound import dispatch
 from webhooks.outbound.targets import MAX_CONSECUTIVE_FAILURES
@@ -37,12 +35,7 @@ def endpoints(workspace, owner, account, chat, receiver, client):
     dead.count_outcomes([False] * (MAX_CONSECUTIVE_FAILURES + 1))
     # Switched off over the API: the page says so, not "by the owner".
     token = ApiToken.issue(workspace, "CRM sync", owner)[1]
-    client.patch(
-        f"/integrations/api/webhooks/{filtered.pk}",
-        json.dumps({"enabled": False}),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    switch_off_over_the_api(client, filtered, token)
     return working, filtered, dead
 
 

@@ -96,7 +96,7 @@ ERRORS = {
 NOT_FOUND = OpenApiResponse(ERROR, description="No such webhook in this token's workspace.")
 DESCRIPTION = (
     "Authenticate with `Authorization: Bearer <workspace API token>` (the owner creates and "
-    "revokes tokens on Integrations / API tokens)."
+    "revokes tokens on the console's API tokens tab)."
 )
 
 
