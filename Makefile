@@ -18,7 +18,10 @@ install: $(STAMP)
 # The web server on ADDR (127.0.0.1:8000) and a django-q2 worker; Ctrl-C stops both.
 # `make run ADDR=127.0.0.1:8011` serves on another port, and every link shown or printed (also by
 # commands run in another shell) follows: `demo --site-url` records the address in the database.
-# Variables given on make's command line reach both processes, e.g. ALLOW_PRIVATE_URLS=true.
+# Variables given on make's command line reach both processes, e.g. ALLOW_PRIVATE_URLS=false.
+# Development lets webhooks and file_url reach this machine (a local receiver works at once);
+# served beyond loopback (ADDR=0.0.0.0:8000), others could aim the app at the private network,
+# so private addresses are refused there unless ALLOW_PRIVATE_URLS says otherwise.
 # The worker runs in its own session (SETSID), so Ctrl-C reaches only the web server; whenever the
 # web server ends (Ctrl-C, a kill, a port already in use) the trap asks the worker to stop, gives
 # it GRACE seconds to finish the task in hand (the sender's dispatcher runs for about 15 s),
@@ -31,7 +34,9 @@ WAIT_FOR_SERVER = $(BIN)/python -c 'import socket, sys, time; \
   host, _, port = sys.argv[1].rpartition(":"); host = (host or "127.0.0.1").strip("[]"); \
   host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host); \
   any(socket.socket().connect_ex((host, int(port))) == 0 or time.sleep(0.2) for _ in range(150))'
+LOOPBACK = $(filter 127.% localhost:% [::1]:%,$(ADDR))$(if $(findstring :,$(ADDR)),,$(ADDR))
 run: export DEBUG ?= true
+run: export ALLOW_PRIVATE_URLS ?= $(if $(LOOPBACK),true,false)
 run: install
 	@LOG_LEVEL=WARNING $(MANAGE) migrate --noinput -v 0
 	@banner="$$(LOG_LEVEL=WARNING $(MANAGE) demo --site-url $(ADDR))" || exit 1; \

@@ -97,6 +97,13 @@ class LedgerEntry(models.Model):
             raise ValueError("Ledger entries are append-only; record a new entry instead.")
         super().save(*args, **kwargs)
 
+    @property
+    def kind_label(self):
+        """What the entry did, in the owner's words: a negative grant takes credits away."""
+        if self.kind == self.GRANT and self.amount < 0:
+            return "Removal"
+        return self.get_kind_display()
+
     @classmethod
     def total(cls, workspace):
         return cls.objects.filter(workspace=workspace).aggregate(s=Sum("amount"))["s"] or 0

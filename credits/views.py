@@ -17,5 +17,6 @@ def index(request, workspace_id):
         "balance": Balance.of(workspace),
         "entries": LedgerEntry.objects.filter(workspace=workspace)[:LATEST_ENTRIES],
         "latest": LATEST_ENTRIES,
+        "is_owner": workspace.is_owner(request.user),
     }
     return render(request, "credits/index.html", context)

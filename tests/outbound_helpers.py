@@ -108,3 +108,13 @@ def closed_port_url():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/hook"
+
+
+def switch_off_over_the_api(client, endpoint, token):
+    """PATCH a v2 endpoint's `enabled` to false over the management API with `token`."""
+    return client.patch(
+        f"/integrations/api/webhooks/{endpoint.pk}",
+        json.dumps({"enabled": False}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )

@@ -4,6 +4,7 @@ that port, and every shell block of docs/ marked runnable (```sh runnable) runs 
 against it, on the demo data, offline."""
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -120,6 +121,7 @@ def test_make_run_serves_on_the_address_given_and_every_url_follows(app):
     banner = app.output()
     assert f"Timelines: open {app.url}/ and sign in as owner, password {PASSWORD}" in banner
     assert "Emails:    printed in this console" in banner
+    assert "Receivers: webhooks may point at this machine (http://127.0.0.1:…)" in banner
     assert banner.rstrip().endswith("Read on:   README.md, then docs/owners.md for what to try")
     assert " INFO django-q " not in banner  # the worker logs warnings only
 
@@ -144,3 +146,66 @@ def test_the_docs_commands_run_as_written(app, block):
     print(done.stdout, done.stderr)  # shown when it fails, and with -s
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_local_receiver_works_under_make_run_without_a_restart(app):
+    """The owner adds a Webhooks v2 endpoint at a receiver on this machine on the page, and the
+    worker delivers to it: development allows loopback receivers (production refuses them)."""
+    from tests.outbound_helpers import Receiver
+
+    receiver = Receiver()
+    try:
+        opener = signed_in(app)
+        home = opener.open(app.url + "/").geturl()
+        workspace_id = re.search(r"/w/(\d+)/", home).group(1)
+        page = f"{app.url}/w/{workspace_id}/integrations/webhooks/"
+        html = opener.open(page).read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        form = {"csrfmiddlewaretoken": token, "url": receiver.url, "event_type": "message:new"}
+        added = opener.open(page, urllib.parse.urlencode({**form, "enabled": "on"}).encode())
+        assert re.search(r"/integrations/webhooks/\d+/$", added.geturl()), added.read()[:2000]
+        sent = app.shell(
+            "DEBUG=true .venv/bin/python manage.py simulate_incoming --account +15105566777 "
+            "--from +14151231234 --text 'to the local receiver'"
+        )
+        assert sent.returncode == 0, sent.stderr
+        deadline = time.monotonic() + 60
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert receiver.bodies()[0]["message"]["text"] == "to the local receiver"
+    finally:
+        receiver.close()
+
+
+def test_the_switch_off_email_gives_a_command_that_runs_as_written(app):
+    """A v2 endpoint at a dead local address fails eleven times and switches itself off; the
+    email printed in the make run console gives a command that, pasted into another shell (any
+    folder, no DEBUG), switches it back on and prints only its JSON."""
+    from tests.outbound_helpers import closed_port_url
+
+    added = app.shell(
+        f"DEBUG=true .venv/bin/python manage.py webhooks_v2 Demo --add {closed_port_url()} "
+        "--event message:received:new"
+    )
+    assert added.returncode == 0, added.stderr
+    pk = json.loads(added.stdout)["id"]
+    stored = app.shell(
+        'DEBUG=true .venv/bin/python manage.py shell -c "'
+        "from whatsapp.models import Account; "
+        "from whatsapp.transports.simulator import SimulatorTransport; "
+        "account = Account.objects.get(phone='+15105566777'); "
+        "[SimulatorTransport(account).receive(from_phone='+14151231234', text=f'lost {i}') "
+        'for i in range(11)]"'
+    )
+    assert stored.returncode == 0, stored.stderr
+    wanted = re.compile(rf"^ +(cd .* manage\.py webhooks_v2 \d+ --enable {pk})$", re.MULTILINE)
+    deadline = time.monotonic() + 90
+    while not wanted.search(app.output()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    console = app.output()
+    assert wanted.search(console), console[-3000:]
+    assert "deliver(ies)" not in console and "delivery(ies)" not in console
+    done = app.shell(f"cd / && {wanted.search(console).group(1)}")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no "INFO … Enqueued" beside the JSON
+    assert json.loads(done.stdout)["enabled"] is True

@@ -62,7 +62,9 @@ def test_the_page_shows_activations_error_rate_and_last_response(
     dispatch.deliver_due()
     html = owner_client.get(page(workspace)).content.decode()
     assert f'id="endpoint-{endpoint.pk}"' in html and "message:new" in html
-    assert endpoint.secret in html
+    assert endpoint.secret not in html  # the list has no secrets: each webhook's page has it
+    detail = owner_client.get(f"{page(workspace)}{endpoint.pk}/").content.decode()
+    assert endpoint.secret in detail and "Download log (JSON)" in detail
     log = owner_client.get(f"{page(workspace)}{endpoint.pk}/log/")
     [entry] = json.loads(log.content)
     assert entry["succeeded"] and json.loads(entry["request"]["body"])["message"]["text"] == "hi"

@@ -38,6 +38,7 @@ UNPARSABLE = [
     ("ftp://example.com/file", "not an http(s) URL"),
     ("javascript:alert(1)", "not an http(s) URL"),
     ("example.com/file.pdf", "not an http(s) URL"),
+    ("not a url", "is not an http(s) URL: it must start with http:// or https://"),
     ("", "empty"),
     ("http://0x7f.1/", "four decimal numbers"),
     ("http://a..b/", "invalid host name"),
@@ -159,3 +160,13 @@ def test_the_waha_connect_form_still_explains_trusted_urls_for_a_private_one(set
     settings.WAHA_TRUSTED_URLS = []
     form = ConnectForm({"base_url": "http://127.0.0.1:3000", "session": "default"})
     assert not form.is_valid() and "WAHA_TRUSTED_URLS" in str(form.errors["base_url"])
+
+
+def test_not_a_url_gets_a_plain_answer_on_the_webhooks_v2_page(client, owner, workspace):
+    client.force_login(owner)
+    page = f"/w/{workspace.pk}/integrations/webhooks/"
+    response = client.post(page, {"url": "not a url", "event_type": "message:new"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "This URL cannot be used: &#x27;not a url&#x27; is not an http(s) URL" in html
+    assert "percent-encode" not in html

@@ -24,6 +24,17 @@ def _reply(client, chat, **data):
         return client.post(f"/chat/{chat.pk}/reply/", data)
 
 
+def _refused(client, chat, **data):
+    """A refused reply: redirected to the chat's own page (never left at /reply/), which says
+    why; the page's HTML, shown once (a reload no longer shows the refusal)."""
+    response = _reply(client, chat, **data)
+    assert response.status_code == 302
+    assert response["Location"] == f"/chat/{chat.pk}/messages/#reply"
+    html = client.get(response["Location"]).content.decode()
+    assert client.get(response["Location"]).content.decode().count("errorlist") == 0
+    return html
+
+
 def _balance(workspace):
     return Balance.objects.get(workspace=workspace).balance
 
@@ -65,24 +76,19 @@ def test_it_takes_a_files_url_and_names_the_file_after_it(client, owner, chat, c
 def test_it_refuses_a_file_over_2_mb(client, owner, chat, credited):
     client.force_login(owner)
     big = SimpleUploadedFile("big.bin", b"x" * (2 * 1024 * 1024 + 1))
-    response = _reply(client, chat, file=big)
-    assert response.status_code == 400
-    assert "larger than the 2 MB limit" in response.content.decode()
+    html = _refused(client, chat, file=big)
+    assert "larger than the 2 MB limit" in html
     assert not Message.objects.exists()
 
 
 def test_it_refuses_an_empty_reply(client, owner, chat, credited):
     client.force_login(owner)
-    response = _reply(client, chat, text="  ")
-    assert response.status_code == 400
-    assert "Type a message or attach a file." in response.content.decode()
+    assert "Type a message or attach a file." in _refused(client, chat, text="  ")
 
 
 def test_it_says_when_credits_run_out_and_keeps_the_text(client, owner, chat, workspace):
     client.force_login(owner)
-    response = _reply(client, chat, text="Hello?")
-    html = response.content.decode()
-    assert response.status_code == 402
+    html = _refused(client, chat, text="Hello?")
     assert "this message needs 1 and the workspace has 0." in html and "Hello?" in html
     assert not Message.objects.exists()
 
@@ -90,9 +96,7 @@ def test_it_says_when_credits_run_out_and_keeps_the_text(client, owner, chat, wo
 def test_it_says_when_the_account_is_not_connected(client, owner, chat, credited):
     chat.account.mark_disconnected()
     client.force_login(owner)
-    response = _reply(client, chat, text="Hello?")
-    assert response.status_code == 409
-    assert "is not connected" in response.content.decode()
+    assert "is not connected" in _refused(client, chat, text="Hello?")
     assert not Message.objects.exists() and _balance(credited) == 10
 
 
@@ -125,7 +129,6 @@ def test_it_hides_the_chat_from_outsiders(client, outsider, chat, credited):
 
 def test_it_refuses_a_file_url_that_does_not_parse(client, owner, chat, credited):
     client.force_login(owner)
-    response = _reply(client, chat, file_url="http://files.example.com:99999/a.pdf")
-    assert response.status_code == 400
-    assert "This URL cannot be used" in response.content.decode()
+    html = _refused(client, chat, file_url="http://files.example.com:99999/a.pdf")
+    assert "This URL cannot be used" in html and "files.example.com:99999" in html
     assert not Message.objects.exists()

@@ -30,6 +30,8 @@ A command is written like this::
 """
 
 import json
+import logging
+from contextlib import contextmanager
 
 from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist, ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -49,6 +51,19 @@ def error_text(exc):
     return one_line(exc) or exc.__class__.__name__
 
 
+@contextmanager
+def _quiet_task_queue():
+    """django-q2 logs every task it enqueues at INFO on stderr ("Enqueued [timelines] 3"): a
+    command's output is its JSON and its one-line errors, so only its warnings are let through."""
+    logger = logging.getLogger("django-q")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class TimelinesCommand(BaseCommand):
     # Errors that mean "the arguments were wrong", reported in one line; anything else is a bug
     # and keeps its traceback.
@@ -60,7 +75,8 @@ class TimelinesCommand(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            result = self.run(**options)
+            with _quiet_task_queue():
+                result = self.run(**options)
         except CommandError as exc:
             raise CommandError(one_line(exc)) from None
         except self.user_errors as exc:

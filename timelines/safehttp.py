@@ -83,6 +83,7 @@ _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f\s]")
 # A last label that is a number (decimal, octal or 0x-hex): the host is an IPv4 address in one
 # of the spellings inet_aton accepts ("2130706433", "0x7f.1", "0177.0.0.1", "127.1"). No DNS name
 # ends in a numeric label, so anything but the plain dotted-quad spelling is refused.
+_SCHEME = re.compile(r"^\s*[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
 
 
@@ -93,6 +94,9 @@ def parse_url(url):
     if not isinstance(url, str) or not url:
         raise InvalidURL("the URL is empty")
     shown = url if len(url) <= 200 else url[:200] + "…"
+    if not _SCHEME.match(url):
+        # Not a URL at all (a word, a name, a bare host): say that, not what to encode.
+        raise InvalidURL(f"'{shown}' is not an http(s) URL: it must start with http:// or https://")
     if _SPACE_OR_CONTROL.search(url):
         raise InvalidURL(
             f"{shown!r} contains spaces or control characters; percent-encode them (a space is %20)"
@@ -241,20 +245,11 @@ def _refused(host, ip):
         note = f" (it carries the IPv4 address {inner})"
     else:
         note = ""
-    said = f"'{host}' is {ip}" if _literal(host) == ip else f"'{host}' resolves to {ip}"
+    said = f"{ip} is" if _literal(host) == ip else f"'{host}' resolves to {ip},"
+    # One sentence for whoever typed the URL (an owner, an integrator): how an operator allows
+    # local addresses (ALLOW_PRIVATE_URLS) is the operators' documentation's business.
     return UnsafeURL(
-        f"{said}, a private or reserved address{note}; only public addresses are allowed"
-        + _development_hint()
-    )
-
-
-def _development_hint():
-    """In development, how to allow local addresses (never said in production)."""
-    if not settings.DEBUG:
-        return ""
-    return (
-        " (for local development, allow them with ALLOW_PRIVATE_URLS=true, e.g. "
-        "make run ALLOW_PRIVATE_URLS=true)"
+        f"{said} a private or reserved address{note}; only public addresses are allowed"
     )
 
 

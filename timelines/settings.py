@@ -39,9 +39,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # in the database is used (else http://127.0.0.1:8000).
 SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 
-# Outbound requests to user-supplied URLs refuse private and loopback addresses unless this is on
-# (local development and tests need loopback receivers).
-ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
+# Outbound requests to user-supplied URLs refuse private and loopback addresses unless this is on.
+# Development (DEBUG) allows them by default, so a receiver on the developer's machine works
+# under `make run` (which turns it off again when it serves beyond loopback); production refuses.
+ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "timelines",
     "credits",
@@ -165,6 +167,9 @@ SPECTACULAR_SETTINGS = {
         "endpoints (Bearer workspace API token)."
     ),
     "VERSION": "1.0.0",
+    # /api/docs/ serves Swagger UI from the app's static files, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Logs (SPEC H4, P6): readable lines, or one JSON object a line with LOG_FORMAT=json; either way

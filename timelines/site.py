@@ -6,6 +6,7 @@ development server was started on, recorded in the database by `make run ADDR=â€
 command run from another shell prints the same links as the pages; else http://127.0.0.1:8000.
 """
 
+import shlex
 import time
 from urllib.parse import urlsplit
 
@@ -61,3 +62,14 @@ def url_of_address(address):
         host = f"[{host}]"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def manage_command(*args):
+    """A management command as the reader of an email can paste it: in development (DEBUG on)
+    with the project's folder, its virtualenv and DEBUG, so it runs as written from any shell;
+    in production as run where the app is deployed (inside its container)."""
+    words = " ".join(shlex.quote(str(arg)) for arg in args)
+    if settings.DEBUG:
+        folder = shlex.quote(str(settings.BASE_DIR))
+        return f"cd {folder} && DEBUG=true .venv/bin/python manage.py {words}"
+    return f"python manage.py {words}"

@@ -243,6 +243,13 @@ class MessageAdmin(admin.ModelAdmin):
         # Messages are stored by store_message only (or injected through an account's simulator).
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # What WhatsApp delivered (a received message's text, sender, file) is a record: shown,
+        # never rewritten; outbound payloads and the chat page already told it as it came.
+        if obj is not None and obj.direction == Message.RECEIVED:
+            return False
+        return super().has_change_permission(request, obj)
+
     @admin.display(description="Text")
     def short_text(self, obj):
         return Truncator(obj.text).chars(60)

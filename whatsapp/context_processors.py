@@ -11,20 +11,23 @@ from timelines.access import current_workspace
 from timelines.models import Workspace
 
 # Sections of a workspace, in header order: (label, what wide screens add to it, URL name taking
-# the workspace id). Phones show the short labels, so they fit on one line.
+# the workspace id, shown to the owner only). Phones show the short labels, on two lines.
 SECTIONS = [
-    ("Chats", "", "whatsapp:chats"),
-    ("Inbound", " webhook", "inbound:page"),
-    ("Outbound", " webhook", "outbound:page"),
-    ("Webhooks", " v2", "endpoints:page"),
-    ("Credits", "", "credits:index"),
-    ("Accounts", "", "whatsapp:accounts"),
+    ("Chats", "", "whatsapp:chats", False),
+    ("Inbound", " webhook", "inbound:page", False),
+    ("Outbound", " webhook", "outbound:page", False),
+    ("Webhooks", " v2", "endpoints:page", False),
+    ("API tokens", "", "endpoints:tokens", True),
+    ("Credits", "", "credits:index", False),
+    ("Accounts", "", "whatsapp:accounts", False),
 ]
 MAX_ACCOUNTS_SHOWN = 3
 
 
 def header(request):
-    if not request.user.is_authenticated:
+    # DRF's views (the API reference page among them) leave no user on the request.
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return {}
     # A workspace page records the workspace it shows (timelines.access); others use the session.
     workspace = getattr(request, "workspace", None) or current_workspace(request)
@@ -54,7 +57,10 @@ def _more_accounts(workspace, fetched):
 
 def _nav(request, workspace):
     links = []
-    for label, more, name in SECTIONS:
+    is_owner = workspace.is_owner(request.user)
+    for label, more, name, owner_only in SECTIONS:
+        if owner_only and not is_owner:
+            continue
         href = reverse(name, args=[workspace.pk])
         # A chat page belongs to Chats although its URL has no workspace in it.
         current = request.path.startswith(href) or (

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from django import forms
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.forms.utils import ErrorDict
 
 from credits.models import Balance, QuotaExceeded
 from timelines import safehttp
@@ -61,6 +62,27 @@ class ReplyForm(forms.Form):
             raise forms.ValidationError("Type a message or attach a file.")
         return cleaned
 
+    # Redirect after a refused POST: what was typed and what went wrong wait in the session for
+    # the chat page's next GET (an uploaded file cannot wait there: the page asks for it again).
+    def keep_refused(self, session, chat_id):
+        errors = {field: list(errors) for field, errors in self.errors.items()}
+        if self.files.get("file") and "file" not in errors:
+            errors.setdefault("file", []).append("Attach the file again.")
+        data = {name: self.data.get(name, "") for name in ("text", "file_url")}
+        session[_refused_key(chat_id)] = {"data": data, "errors": errors}
+
+    @classmethod
+    def refused(cls, session, chat_id):
+        """The refused reply kept for this chat, once, as a form showing its errors; or None."""
+        kept = session.pop(_refused_key(chat_id), None)
+        if not kept:
+            return None
+        form = cls(kept["data"])
+        form._errors = ErrorDict(
+            {field: form.error_class(messages) for field, messages in kept["errors"].items()}
+        )
+        return form
+
     def attachment_name(self):
         upload, url = self.cleaned_data.get("file"), self.cleaned_data.get("file_url")
         if upload:
@@ -68,6 +90,10 @@ class ReplyForm(forms.Form):
         if url:
             return unquote(PurePosixPath(urlsplit(url).path).name) or "file"
         return ""
+
+
+def _refused_key(chat_id):
+    return f"refused-reply-{chat_id}"
 
 
 def send_reply(chat, form):

@@ -52,7 +52,7 @@ def _chat_page(request, chat, query, form=None, status=200):
         "chat": chat,
         "page": page,
         "around": around,
-        "form": form or ReplyForm(),
+        "form": form or ReplyForm.refused(request.session, chat.pk) or ReplyForm(),
         "members": _members(chat.account.workspace),
     }
     return render(request, "whatsapp/chat.html", context, status=status)
@@ -62,17 +62,22 @@ def _chat_page(request, chat, query, form=None, status=200):
 @require_POST
 def reply(request, chat_id):
     """Queue a message from the chat page (any member may send); back to the chat's newest page,
-    or the page again with what went wrong (400, 402 no credits, 409 account not connected)."""
+    or, refused (invalid, no credits, account not connected), back to the chat page, which says
+    what went wrong and keeps the text."""
     chat = _chat_for_member(request, chat_id)
     form = ReplyForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _chat_page(request, chat, {}, form, 400)
-    try:
-        message = send_reply(chat, form)
-    except ReplyRefused as refused:
-        form.add_error(None, str(refused))
-        return _chat_page(request, chat, {}, form, refused.status)
-    return redirect(reverse("whatsapp:chat", args=[chat.pk]) + f"#{message.permalink_anchor}")
+    page = reverse("whatsapp:chat", args=[chat.pk])
+    if form.is_valid():
+        try:
+            message = send_reply(chat, form)
+        except ReplyRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            return redirect(f"{page}#{message.permalink_anchor}")
+    # Refused: back to the chat's own address (a reload must not post again), where the page
+    # shows what went wrong with the text kept.
+    form.keep_refused(request.session, chat.pk)
+    return redirect(f"{page}#reply")
 
 
 @login_required

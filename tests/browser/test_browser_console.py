@@ -1,6 +1,8 @@
 """The owner's console in a real browser: reply from the chat page (text, a file, refused for
 credits), assign a chat, the failed-message markers, and send an aggregation window now."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -36,7 +38,14 @@ def test_it_replies_with_an_uploaded_file(page, owner, workspace, chat, tmp_path
     menu.write_bytes(b"%PDF-1.4 the menu")
     sign_in(page, "owner", "pw-owner-123")
     page.goto(f"/chat/{chat.pk}/messages/")
-    page.get_by_text("Attach a file").click()
+    attach = page.get_by_text("Attach a file")
+    closed = attach.bounding_box()
+    attach.click()
+    # The button stays where it was (it used to jump below the help text and the Send button).
+    assert attach.bounding_box() == closed
+    help_text = page.locator(".reply-row .muted").bounding_box()
+    assert help_text["y"] > closed["y"] + closed["height"]
+    snap_both(page, "reply-attach-open")
     page.get_by_label("Upload (at most 2 MB)").set_input_files(str(menu))
     page.get_by_label("Message").fill("Our menu")
     page.get_by_role("button", name="Send").click()
@@ -54,6 +63,8 @@ def test_it_says_plainly_when_credits_run_out(page, owner, workspace, chat):
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".reply-refused")).to_contain_text("Not enough message credits")
     expect(page.get_by_label("Message")).to_have_value("Anyone there?")
+    # Redirected after the POST: the address is the chat's, so a reload sends nothing again.
+    expect(page).to_have_url(re.compile(rf"/chat/{chat.pk}/messages/#reply$"))
     assert not Message.objects.exists()
     snap_both(page, "reply-no-credits")
 

@@ -2,11 +2,16 @@
 `Authorization: Bearer <workspace API token>`, base `/integrations/api/`.
 
     GET    webhooks            the workspace's endpoints
-    POST   webhooks            {event_type, url, enabled} -> the new endpoint
+    POST   webhooks            {event_type, url, enabled} -> the new endpoint, with its `secret`
     GET    webhooks/<id>       one endpoint
     PUT    webhooks/<id>       replace event_type, url (and enabled)
     PATCH  webhooks/<id>       change any of them
     DELETE webhooks/<id>       remove it
+    POST   webhooks/<id>/rotate-secret   a new signing secret -> the endpoint, with its `secret`
+
+The signing secret is in an answer only where it was just made (beyond TimelinesAI, whose API
+never returns it): an integrator without access to the console still verifies signatures, and a
+token that can list endpoints cannot read every secret back.
 
 Success: `{"status": "ok", "data": ...}`. Error: 4xx `{"status": "error", "message": ...}` naming
 the field at fault. Bodies are read as every machine-facing API reads them (timelines.api, SPEC
@@ -53,7 +58,8 @@ class ManagementView(api.JSONOnlyAPIView):
             handler = getattr(self, request.method.lower(), None)
             if request.method.lower() not in self.http_method_names or handler is None:
                 raise ApiError(405, f"Method {request.method} not allowed.")
-            self.workspace = authenticate(request)
+            self.token = authenticate(request)
+            self.workspace = self.token.workspace
             response = handler(self.request, *args, **kwargs)
         except (ApiError, api.BodyError) as exc:
             response = fail(exc.status, exc.message)
@@ -71,7 +77,7 @@ def authenticate(request):
     row = ApiToken.authenticate(token.strip()) if scheme.lower() == "bearer" else None
     if row is None:
         raise ApiError(401, "Invalid or revoked API token: send Authorization: Bearer <token>.")
-    return row.workspace
+    return row
 
 
 def read_body(request, required=()):
@@ -115,6 +121,13 @@ def refused(exc):
     return ApiError(400, " ".join(exc.messages))
 
 
+def find(workspace, pk):
+    endpoint = Endpoint.objects.filter(workspace=workspace, pk=pk).first()
+    if endpoint is None:
+        raise ApiError(404, f"No webhook with id {pk} in this workspace.")
+    return endpoint
+
+
 class Webhooks(ManagementView):
     http_method_names = ["get", "post"]
 
@@ -129,17 +142,14 @@ class Webhooks(ManagementView):
             endpoint = Endpoint.create(self.workspace, **fields)
         except ValidationError as exc:
             raise refused(exc) from None
-        return ok(endpoint.as_api_dict(), status=201)
+        return ok(endpoint.as_api_dict(with_secret=True), status=201)
 
 
 class Webhook(ManagementView):
     http_method_names = ["get", "put", "patch", "delete"]
 
     def endpoint(self, pk):
-        endpoint = Endpoint.objects.filter(workspace=self.workspace, pk=pk).first()
-        if endpoint is None:
-            raise ApiError(404, f"No webhook with id {pk} in this workspace.")
-        return endpoint
+        return find(self.workspace, pk)
 
     @api_schema.get_webhook
     def get(self, request, pk):
@@ -162,8 +172,19 @@ class Webhook(ManagementView):
 
     def change(self, pk, fields):
         endpoint = self.endpoint(pk)
+        reason = f"Switched off over the API with the token “{self.token.name}”."
         try:
-            endpoint.change(**fields)
+            endpoint.change(off_reason=reason, **fields)
         except ValidationError as exc:
             raise refused(exc) from None
         return ok(endpoint.as_api_dict())
+
+
+class RotateSecret(ManagementView):
+    http_method_names = ["post"]
+
+    @api_schema.rotate_secret
+    def post(self, request, pk):
+        endpoint = find(self.workspace, pk)
+        endpoint.rotate_secret()
+        return ok(endpoint.as_api_dict(with_secret=True))

@@ -32,6 +32,19 @@ REQUEST = {
     },
 }
 CREATE_REQUEST = {**REQUEST, "required": ["event_type", "url"]}
+# Only the answers that make a secret carry it (creation, rotation); later GETs never do.
+WITH_SECRET = {
+    "type": "object",
+    "properties": {
+        **WEBHOOK["properties"],
+        "secret": {
+            "type": "string",
+            "example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "description": "The endpoint's Standard Webhooks signing secret, shown in this "
+            "answer only: keep it to verify the webhook-signature header of each request.",
+        },
+    },
+}
 
 
 def _ok(data):
@@ -83,7 +96,7 @@ ERRORS = {
 NOT_FOUND = OpenApiResponse(ERROR, description="No such webhook in this token's workspace.")
 DESCRIPTION = (
     "Authenticate with `Authorization: Bearer <workspace API token>` (the owner creates and "
-    "revokes tokens on Integrations / API tokens)."
+    "revokes tokens on the console's API tokens tab)."
 )
 
 
@@ -106,7 +119,7 @@ list_webhooks = _op(
 create_webhook = _op(
     "webhooks_create",
     "Create a webhook subscribed to one event type",
-    {201: _ok(WEBHOOK), **ERRORS},
+    {201: _ok(WITH_SECRET), **ERRORS},
     request=CREATE_REQUEST,
 )
 get_webhook = _op(
@@ -130,4 +143,9 @@ delete_webhook = _op(
     "webhooks_destroy",
     "Delete a webhook (its pending deliveries are dropped)",
     {200: _ok(WEBHOOK), 401: ERRORS[401], 404: NOT_FOUND},
+)
+rotate_secret = _op(
+    "webhooks_rotate_secret",
+    "Give a webhook a new signing secret (the answer is the only place it is shown)",
+    {200: _ok(WITH_SECRET), 401: ERRORS[401], 404: NOT_FOUND},
 )

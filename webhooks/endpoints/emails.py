@@ -3,7 +3,7 @@
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
-from timelines.site import site_url
+from timelines.site import manage_command, site_url
 from webhooks.endpoints.models import Endpoint
 from webhooks.outbound.models import Delivery
 
@@ -18,8 +18,9 @@ def send_disabled_email(endpoint_id):
         "endpoint": endpoint,
         "workspace": endpoint.workspace,
         "last_error": attempt.error if attempt else "unknown",
-        "page_url": f"{site_url()}/w/{endpoint.workspace_id}/integrations/webhooks/",
+        "page_url": f"{site_url()}/w/{endpoint.workspace_id}/integrations/webhooks/{endpoint.pk}/",
         "pending": endpoint.deliveries.filter(state=Delivery.PENDING).count(),
+        "command": manage_command("webhooks_v2", endpoint.workspace_id, "--enable", endpoint.pk),
     }
     subject = render_to_string("endpoints/email/disabled_subject.txt", context).strip()
     body = render_to_string("endpoints/email/disabled_body.txt", context)

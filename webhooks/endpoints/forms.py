@@ -1,4 +1,7 @@
+from datetime import UTC, timedelta
+
 from django import forms
+from django.utils import timezone
 
 from webhooks.endpoints import event_types
 from webhooks.endpoints.models import Endpoint
@@ -23,8 +26,18 @@ class EndpointForm(forms.ModelForm):
 
 
 class ReplayForm(forms.Form):
+    FORMAT = "%Y-%m-%dT%H:%M"
+
+    # A datetime-local box has no time zone of its own: the label and the help say it is UTC,
+    # and the box starts at an hour ago in UTC, so the owner sees which clock it follows.
     since = forms.DateTimeField(
         label="Replay since (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=FORMAT),
+        input_formats=[FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        help_text="Date and time in UTC; every event sent to this webhook since then is sent "
+        "again (events are kept 10 days).",
     )
+
+    @staticmethod
+    def an_hour_ago():
+        return (timezone.now() - timedelta(hours=1)).astimezone(UTC).strftime(ReplayForm.FORMAT)

@@ -15,7 +15,7 @@ from timelines.models import Workspace
 from webhooks.endpoints import event_types
 from webhooks.outbound import signing
 from webhooks.outbound.models import validate_webhook_url
-from webhooks.outbound.targets import DeliveryTarget
+from webhooks.outbound.targets import SWITCHED_OFF_BY_OWNER, DeliveryTarget
 from whatsapp.models import Account
 
 LOG_SIZE = 1000  # activations in the log download and the page's figures (W4)
@@ -50,21 +50,24 @@ class Endpoint(DeliveryTarget):
     def __str__(self):
         return f"{self.event_type} → {self.url}"
 
-    def as_api_dict(self):
-        """W1's object, as TimelinesAI's API answers it."""
-        return {
+    def as_api_dict(self, with_secret=False):
+        """W1's object, as TimelinesAI's API answers it; with the signing secret only in the
+        answers that just made it (creation, rotation)."""
+        data = {
             "id": self.pk,
             "event_type": self.event_type,
             "url": self.url,
             "enabled": self.enabled,
             "errors_counter": self.consecutive_failures,
         }
+        if with_secret:
+            data["secret"] = self.secret
+        return data
 
     def as_dict(self):
         """The CLI's view: the API's object and what only the owner sees."""
         return {
-            **self.as_api_dict(),
-            "secret": self.secret,
+            **self.as_api_dict(with_secret=True),
             "whatsapp_account": self.account.phone if self.account_id else None,
             "disabled_reason": "" if self.enabled else self.disabled_reason,
         }
@@ -102,9 +105,10 @@ class Endpoint(DeliveryTarget):
             endpoint.save()
         return endpoint
 
-    def change(self, **fields):
+    def change(self, off_reason=SWITCHED_OFF_BY_OWNER, **fields):
         """Set any of url, event_type, enabled, account; ValidationError (nothing saved) when
-        refused. Switching on resets the failure streak and makes pending deliveries due."""
+        refused. Switching on resets the failure streak and makes pending deliveries due;
+        switching off records `off_reason`: who or what did it (the page, the API, the CLI)."""
         enabled = fields.pop("enabled", None)
         with transaction.atomic():
             for name, value in fields.items():
@@ -120,7 +124,7 @@ class Endpoint(DeliveryTarget):
             if enabled is True and not self.enabled:
                 self.enable()
             elif enabled is False and self.enabled:
-                self.disable()
+                self.disable(reason=off_reason)
         return self
 
 

@@ -1,5 +1,6 @@
-"""The owner's pages: Integrations / Webhooks v2 (W1, W4, W5) and Integrations / API tokens.
-Members see the list; only the owner changes anything or sees secrets and logs."""
+"""The owner's pages: Integrations / Webhooks v2 (W1, W4, W5) — the list, and a page per endpoint
+— and Integrations / API tokens. Members see the list; only the owner opens an endpoint, changes
+anything or sees secrets and logs."""
 
 import json
 from datetime import UTC, timedelta
@@ -38,24 +39,24 @@ def stats(endpoint):
 
 @login_required
 def endpoints(request, workspace_id):
+    """The list (members see it too) and, for the owner, the form that adds one."""
     if request.method == "POST":
         workspace = workspace_for_owner(request, workspace_id)
         form = EndpointForm(request.POST, workspace=workspace)
         if form.is_valid():
-            data = form.cleaned_data
             try:
-                Endpoint.create(workspace, **data)
+                endpoint = Endpoint.create(workspace, **form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                messages.success(request, "Webhook added.")
-                return redirect("endpoints:page", workspace_id=workspace.pk)
-        return _render(request, workspace, form, status=400)
+                messages.success(request, f"Webhook #{endpoint.pk} added.")
+                return redirect("endpoints:action", workspace.pk, endpoint.pk)
+        return _render_list(request, workspace, form, status=400)
     workspace = workspace_for_member(request, workspace_id)
-    return _render(request, workspace, EndpointForm(workspace=workspace))
+    return _render_list(request, workspace, EndpointForm(workspace=workspace))
 
 
-def _render(request, workspace, form, status=200, editing=None):
+def _render_list(request, workspace, form, status=200):
     rows = [
         {"endpoint": e, **stats(e)}
         for e in Endpoint.objects.filter(workspace=workspace).select_related("account")
@@ -64,51 +65,63 @@ def _render(request, workspace, form, status=200, editing=None):
         "workspace": workspace,
         "rows": rows,
         "form": form,
-        "editing": editing,
-        "replay_form": ReplayForm(),
         "is_owner": workspace.is_owner(request.user),
-        "endpoints_max": endpoints_max(),
-        "log_size": LOG_SIZE,
-        "log_days": LOG_DAYS,
+        **_figures(),
     }
     return render(request, "endpoints/page.html", context, status=status)
 
 
+def _figures():
+    return {"endpoints_max": endpoints_max(), "log_size": LOG_SIZE, "log_days": LOG_DAYS}
+
+
 @login_required
 def endpoint_action(request, workspace_id, endpoint_id):
-    """GET: the edit form. POST `action`: save, enable, disable, delete, rotate, redeliver,
-    replay."""
+    """GET: the endpoint's own page (settings, secret, activity, replay, delete). POST `action`:
+    save, enable, disable, delete, rotate, redeliver, replay; then back to that page."""
     workspace = workspace_for_owner(request, workspace_id)
     endpoint = get_object_or_404(Endpoint, pk=endpoint_id, workspace=workspace)
     if request.method != "POST":
-        return _render(
-            request,
-            workspace,
-            EndpointForm(instance=endpoint, workspace=workspace),
-            editing=endpoint,
-        )
-    action = request.POST.get("action", "")
-    handler = ACTIONS.get(action)
+        form = EndpointForm(instance=endpoint, workspace=workspace)
+        return _render_detail(request, endpoint, form)
+    handler = ACTIONS.get(request.POST.get("action", ""))
     if handler is None:
         messages.error(request, "Unknown action.")
     else:
         response = handler(request, endpoint)
         if response is not None:
             return response
-    return redirect("endpoints:page", workspace_id=workspace.pk)
+    return redirect("endpoints:action", workspace.pk, endpoint.pk)
+
+
+def _render_detail(request, endpoint, form, status=200):
+    context = {
+        "workspace": endpoint.workspace,
+        "endpoint": endpoint,
+        "form": form,
+        "replay_form": ReplayForm(initial={"since": ReplayForm.an_hour_ago()}),
+        "is_owner": True,
+        **stats(endpoint),
+        **_figures(),
+    }
+    return render(request, "endpoints/detail.html", context, status=status)
+
+
+def _switched_off_here(request):
+    return f"Switched off by {request.user} on the Webhooks v2 page."
 
 
 def _save(request, endpoint):
     form = EndpointForm(request.POST, instance=endpoint, workspace=endpoint.workspace)
     if not form.is_valid():
-        return _render(request, endpoint.workspace, form, status=400, editing=endpoint)
+        return _render_detail(request, endpoint, form, status=400)
     fields = dict(form.cleaned_data)
     endpoint.refresh_from_db()
     try:
-        endpoint.change(**fields)
+        endpoint.change(off_reason=_switched_off_here(request), **fields)
     except ValidationError as exc:
         form.add_error(None, exc)
-        return _render(request, endpoint.workspace, form, status=400, editing=endpoint)
+        return _render_detail(request, endpoint, form, status=400)
     messages.success(request, "Webhook saved.")
     return None
 
@@ -119,13 +132,14 @@ def _enable(request, endpoint):
 
 
 def _disable(request, endpoint):
-    endpoint.change(enabled=False)
+    endpoint.change(enabled=False, off_reason=_switched_off_here(request))
     messages.success(request, "Webhook switched off: pending deliveries are kept.")
 
 
 def _delete(request, endpoint):
     endpoint.delete()
-    messages.success(request, "Webhook deleted.")
+    messages.success(request, f"Webhook #{endpoint.pk} deleted.")
+    return redirect("endpoints:page", workspace_id=endpoint.workspace_id)
 
 
 def _rotate(request, endpoint):
@@ -151,7 +165,8 @@ def _replay(request, endpoint):
     if timezone.is_naive(since):
         since = since.replace(tzinfo=UTC)
     count = events.replay(endpoint, since)
-    messages.success(request, f"Replaying {count} event(s) since {since:%Y-%m-%d %H:%M} UTC.")
+    said = f"{count} event{'' if count == 1 else 's'}"
+    messages.success(request, f"Replaying {said} since {since:%Y-%m-%d %H:%M} UTC.")
     return None
 
 

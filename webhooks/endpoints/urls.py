@@ -11,6 +11,12 @@ urlpatterns = [
     path("integrations/api/webhooks/", api.Webhooks.as_view()),
     path("integrations/api/webhooks/<int:pk>", api.Webhook.as_view(), name="api-webhook"),
     path("integrations/api/webhooks/<int:pk>/", api.Webhook.as_view()),
+    path(
+        "integrations/api/webhooks/<int:pk>/rotate-secret",
+        api.RotateSecret.as_view(),
+        name="api-rotate-secret",
+    ),
+    path("integrations/api/webhooks/<int:pk>/rotate-secret/", api.RotateSecret.as_view()),
     # The owner's pages (pages.py).
     path("w/<int:workspace_id>/integrations/webhooks/", pages.endpoints, name="page"),
     path(

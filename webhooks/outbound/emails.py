@@ -3,7 +3,7 @@
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
-from timelines.site import site_url
+from timelines.site import manage_command, site_url
 from webhooks.outbound.models import Delivery, OutboundWebhook
 
 
@@ -19,6 +19,7 @@ def send_disabled_email(webhook_id):
         # The Outbound page (the team's agreed address for it).
         "page_url": f"{site_url()}/w/{webhook.workspace_id}/integrations/outbound/",
         "pending": webhook.deliveries.filter(state=Delivery.PENDING).count(),
+        "command": manage_command("outbound_webhook", webhook.workspace_id, "--enable"),
     }
     subject = render_to_string("outbound/email/disabled_subject.txt", context).strip()
     body = render_to_string("outbound/email/disabled_body.txt", context)

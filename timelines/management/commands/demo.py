@@ -128,10 +128,18 @@ class Command(TimelinesCommand):
                 f"  Timelines: open {base}/ and sign in as {USERNAME}, password {secret}",
                 f"  Admin:     {base}{reverse('admin:index')} (same sign-in)",
                 f"  Emails:    {_where_emails_go()}",
+                f"  Receivers: {_which_receivers()}",
                 "  Read on:   README.md, then docs/owners.md for what to try",
                 "",
             ]
         )
+
+
+def _which_receivers():
+    """Whether a webhook or file_url may point at this machine (a local receiver)."""
+    if settings.ALLOW_PRIVATE_URLS:
+        return "webhooks may point at this machine (http://127.0.0.1:…): development only"
+    return "public URLs only (private and local addresses are refused)"
 
 
 def _kept_password():

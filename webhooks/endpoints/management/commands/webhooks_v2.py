@@ -36,7 +36,8 @@ class Command(TimelinesCommand):
             return {"deleted": data}
         if enable is not None or disable is not None:
             endpoint = self._one(endpoints, enable if enable is not None else disable)
-            return endpoint.change(enabled=enable is not None).as_dict()
+            reason = "Switched off from the command line (manage.py webhooks_v2)."
+            return endpoint.change(enabled=enable is not None, off_reason=reason).as_dict()
         return [endpoint.as_dict() for endpoint in endpoints.select_related("account")]
 
     def _one(self, endpoints, pk):
