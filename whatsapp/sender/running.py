@@ -17,6 +17,7 @@ from whatsapp.models import Account, Message
 from whatsapp.sender import holds
 from whatsapp.sender.dispatcher import Dispatcher
 from whatsapp.sender.outcomes import fail
+from whatsapp.sender.sending import longest_send
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,12 @@ HANDOVER_LEAD = 4
 RENEW_EVERY = 1  # seconds between two renewals of a dispatcher's lease
 START_GRACE = 45  # seconds a queued dispatcher task has to start before its lease frees itself
 KEEPER_EVERY = 2  # seconds (about) between two looks of the keeper at the dispatchers' leases
+
+
+def task_timeout():
+    """A dispatcher finishes the sends it started before it ends: its task may outlive its
+    lifetime by the longest send (django-q2 kills a task at its timeout, sends in flight too)."""
+    return DISPATCHER_LIFETIME + longest_send().total_seconds() + 15
 
 
 def dispatcher_names():
@@ -69,7 +76,7 @@ def ensure_dispatchers(now=None):
             TASK,
             seconds=START_GRACE,
             task_name=f"paced sender {name}",
-            timeout=DISPATCHER_LIFETIME + 75,
+            timeout=task_timeout(),
         )
         for name in free
     )
@@ -111,7 +118,7 @@ def _start_successor(name, token):
         name,
         token,
         task_name=f"paced sender {name} (successor)",
-        timeout=DISPATCHER_LIFETIME + 75,
+        timeout=task_timeout(),
     )
     return True
 
