@@ -563,8 +563,13 @@ def _arriving(raw, timeout, deadline):
 
 
 def _wait_at_most(raw, seconds):
-    """Let the next read from the response's socket wait `seconds` at most."""
+    """Let the next read from the response's socket wait `seconds` at most. The socket is the
+    connection's while it may be kept alive; a response that ends at the close (no length) owns
+    it alone, inside http.client's reader."""
     sock = getattr(getattr(raw.raw, "connection", None), "sock", None)
+    if sock is None:
+        reader = getattr(getattr(raw.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
     if sock is not None:
         sock.settimeout(seconds)
 
