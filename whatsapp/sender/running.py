@@ -33,8 +33,9 @@ KEEPER_EVERY = 2  # seconds (about) between two looks of the keeper at the dispa
 
 def task_timeout():
     """A dispatcher finishes the sends it started before it ends: its task may outlive its
-    lifetime by the longest send (django-q2 kills a task at its timeout, sends in flight too)."""
-    return DISPATCHER_LIFETIME + longest_send().total_seconds() + 15
+    lifetime by the longest send (django-q2 kills a task at its timeout, sends in flight too;
+    it counts whole seconds)."""
+    return int(DISPATCHER_LIFETIME + longest_send().total_seconds() + 15)
 
 
 def dispatcher_names():
