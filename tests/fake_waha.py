@@ -67,6 +67,7 @@ class FakeWaha:
         self.api_key = api_key
         self.engine, self.version, self.tier = engine, version, tier
         self.calls, self.answers = [], []
+        self.sent = []  # (time.time(), chat id, text or caption, "sendText" or "sendFile")
         self.replies = {}  # (method, path) -> list of (status, body) answered once each, in order
         self.delay = 0.0
         self.status = "SCAN_QR_CODE"  # of every session (the fake links one phone)
@@ -210,7 +211,9 @@ class FakeWaha:
             return unprocessable(
                 f"The feature is available only in Plus version. Check this out: {DOCS_URL}"
             )
-        sent = self.message(body["chatId"], body.get("text") or body.get("caption") or "", True)
+        text = body.get("text") or body.get("caption") or ""
+        self.sent.append((time.time(), body["chatId"], text, route.rsplit("/", 1)[1]))
+        sent = self.message(body["chatId"], text, True)
         sent.pop("source")
         key = sent["id"].split("_")[2]
         # A WAMessage (the spec's answer), with the engine's raw send result beside it.

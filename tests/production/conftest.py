@@ -74,6 +74,7 @@ class Server:
     cluster_logs: list
     nginx_logs: list
     processes: list = field(default_factory=list)
+    env: dict = field(default_factory=dict)  # every process's environment
     used: bool = False
 
     @property
@@ -214,6 +215,7 @@ def servers(request, database, django_db_blocker):
         access_log=ARTIFACTS / "gunicorn-access.log",
         cluster_logs=[ARTIFACTS / f"qcluster-{n}.log" for n in range(CLUSTERS)],
         nginx_logs=[ARTIFACTS / "nginx-error.log", ARTIFACTS / "nginx-access.log"],
+        env=env,
     )
     for path in running.logs():
         path.write_text("")
