@@ -55,8 +55,8 @@ def status_changes():
 
     seen = []
 
-    def listener(message, previous, **kwargs):
-        seen.append((previous, message.status))
+    def listener(changes, **kwargs):
+        seen.extend((previous, message.status) for message, previous in changes)
 
     message_status_changed.connect(listener)
     yield seen

@@ -71,8 +71,8 @@ def test_it_announces_every_status_change(chat):
 
     seen = []
 
-    def listen(sender, message, previous, **kwargs):
-        seen.append((previous, message.status))
+    def listen(sender, changes, **kwargs):
+        seen.extend((previous, message.status) for message, previous in changes)
 
     message_status_changed.connect(listen)
     try:

@@ -9,8 +9,9 @@ from django.dispatch import Signal
 # A message row was stored. Arguments: message.
 message_stored = Signal()
 
-# A message we send changed status (queued -> sending -> sent -> delivered -> read, or failed).
-# Arguments: message, previous (the status before).
+# Messages we send changed status (queued -> sending -> sent -> delivered -> read, or failed),
+# one or a batch of them at once (whatsapp.status.move). Arguments: changes, a list of
+# (message, previous status) pairs; each message has its new status.
 message_status_changed = Signal()
 
 # A chat row was created. Arguments: chat, direction ("sent" or "received": who started it).

@@ -20,8 +20,8 @@ PENDING = (Message.QUEUED, Message.SENDING)  # the order matches the message_pen
 def move(messages, status, expected, fields=()):
     """Move each of `messages` whose status is still one of `expected` to `status`, writing the
     `fields` each message carries (set them on the instances first); returns the messages that
-    moved, each announced with its previous status. Call inside the transaction that makes the
-    change, so that what the announcement writes (webhook deliveries) commits with it."""
+    moved, announced together, each with its previous status. Call inside the transaction that
+    makes the change, so that what the announcement writes (webhook deliveries) commits with it."""
     messages = list(messages)
     if not messages:
         return []
@@ -30,9 +30,12 @@ def move(messages, status, expected, fields=()):
         cursor.execute(sql, params)
         moved_ids = {row[0] for row in cursor.fetchall()}
     moved = [m for m in messages if m.pk in moved_ids]
+    changes = []
     for message in moved:
-        previous, message.status = message.status, status
-        message_status_changed.send(sender=Message, message=message, previous=previous)
+        changes.append((message, message.status))
+        message.status = status
+    if changes:
+        message_status_changed.send(sender=Message, changes=changes)
     return moved
 
 

@@ -34,17 +34,29 @@ def on_message_stored(sender, message, **kwargs):
 
 
 @receiver(message_status_changed, dispatch_uid="endpoints-status-changed")
-def on_status_changed(sender, message, previous, **kwargs):
-    if new_when_changed(message, previous):
-        _message_new(message)
-    if message.status in REPORTED_STATUSES and message.status != previous:
+def on_status_changed(sender, changes, **kwargs):
+    """A batch of status changes (the paced sender records its sends together): one query finds
+    the endpoints of every workspace concerned, and only when one of the changes is an event."""
+    news = [message for message, previous in changes if new_when_changed(message, previous)]
+    reported = [
+        (message, previous)
+        for message, previous in changes
+        if message.status in REPORTED_STATUSES and message.status != previous
+    ]
+    if not news and not reported:
+        return
+    endpoints = subscribers({message.chat.account.workspace_id for message, _ in changes})
+    for message in news:
+        _message_new(message, endpoints)
+    for message, previous in reported:
         chat = message.chat
         emit(
             chat.account,
             types.MESSAGE_STATUS_CHANGED,
-            lambda: payloads.status_payload(message, previous),
+            lambda message=message, previous=previous: payloads.status_payload(message, previous),
             chat_id=chat.pk,
             message_id=message.pk,
+            endpoints=endpoints,
         )
 
 
@@ -67,7 +79,7 @@ def on_account_status_changed(sender, account, previous, reason="", **kwargs):
     emit(account, kind, lambda: payloads.account_payload(account, reason, timezone.now()))
 
 
-def _message_new(message):
+def _message_new(message, endpoints=None):
     chat = message.chat
     emit(
         chat.account,
@@ -75,19 +87,30 @@ def _message_new(message):
         lambda: payloads.message_payload(message),
         chat_id=chat.pk,
         message_id=message.pk,
+        endpoints=endpoints,
     )
 
 
-def emit(account, kind, build, chat_id=None, message_id=None):
+def subscribers(workspace_ids):
+    """{workspace id: its endpoints}, in one query (a workspace has at most a handful)."""
+    found = {}
+    for endpoint in Endpoint.objects.filter(workspace_id__in=workspace_ids):
+        found.setdefault(endpoint.workspace_id, []).append(endpoint)
+    return found
+
+
+def emit(account, kind, build, chat_id=None, message_id=None, endpoints=None):
     """Write the event and one delivery per enabled endpoint subscribed to it; nothing at all
     when no endpoint of the workspace is subscribed (a disabled one still gets the event row, so
-    a replay can send it later). A fixed number of queries, however many endpoints."""
+    a replay can send it later). A fixed number of queries, however many endpoints; none to find
+    them when `endpoints` (from `subscribers`) already has the workspace's."""
+    if endpoints is None:
+        endpoints = subscribers([account.workspace_id])
+    kinds = types.subscriptions(kind)
     subscribed = [
         endpoint
-        for endpoint in Endpoint.objects.filter(
-            workspace_id=account.workspace_id, event_type__in=types.subscriptions(kind)
-        )
-        if endpoint.account_id in (None, account.pk)
+        for endpoint in endpoints.get(account.workspace_id, [])
+        if endpoint.event_type in kinds and endpoint.account_id in (None, account.pk)
     ]
     if not subscribed:
         return None

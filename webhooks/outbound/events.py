@@ -38,28 +38,36 @@ def new_when_changed(message, previous):
 @receiver(message_stored, dispatch_uid="outbound-message-stored")
 def on_message_stored(sender, message, **kwargs):
     if new_when_stored(message):
-        announce(message)
+        announce([message])
 
 
 @receiver(message_status_changed, dispatch_uid="outbound-status-changed")
-def on_status_changed(sender, message, previous, **kwargs):
-    if new_when_changed(message, previous):
-        announce(message)
+def on_status_changed(sender, changes, **kwargs):
+    announce([message for message, previous in changes if new_when_changed(message, previous)])
 
 
-def announce(message):
-    """Make the delivery for `message`, or park it for its aggregation window. Nothing happens
-    when the workspace's webhook is off: messages stored while disabled are not sent."""
-    workspace_id = message.chat.account.workspace_id
-    webhook = OutboundWebhook.objects.filter(workspace_id=workspace_id, enabled=True).first()
-    if webhook is None:
+def announce(messages):
+    """Make the delivery for each message, or park it for its aggregation window; one query
+    finds the webhooks of all their workspaces (the paced sender announces its sends in
+    batches). Nothing happens when a workspace's webhook is off: messages stored while disabled
+    are not sent."""
+    if not messages:
         return
-    if message.has_attachment:
-        webhook.count_skipped()
-    elif webhook.is_aggregating:
-        park(webhook, message)
-    else:
-        deliver(webhook, message)
+    workspaces = {message.chat.account.workspace_id for message in messages}
+    webhooks = {
+        webhook.workspace_id: webhook
+        for webhook in OutboundWebhook.objects.filter(workspace_id__in=workspaces, enabled=True)
+    }
+    for message in messages:
+        webhook = webhooks.get(message.chat.account.workspace_id)
+        if webhook is None:
+            continue
+        if message.has_attachment:
+            webhook.count_skipped()
+        elif webhook.is_aggregating:
+            park(webhook, message)
+        else:
+            deliver(webhook, message)
 
 
 def park(webhook, message):
