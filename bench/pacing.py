@@ -88,6 +88,7 @@ def run_child(args, n, label, code, tmp):
         **os.environ,
         "DEBUG": "false",  # as deployed: DEBUG also keeps a log of every query
         "SECRET_KEY": "bench-only",
+        "SITE_URL": "http://127.0.0.1:8000",
         "DATABASE_URL": database,
         "DJANGO_SETTINGS_MODULE": "timelines.settings",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),

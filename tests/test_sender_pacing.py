@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from credits.models import grant
 from tests.sender_helpers import gaps, other_account, other_chat, queue, sent_times
@@ -113,3 +114,18 @@ def test_it_paces_in_real_time_with_threads(workspace, owner):
     assert abs((sent_times(messages)[0] - sent_times(others)[0]).total_seconds()) < 0.5
     assert (sent_times(messages)[0] - messages[0].queued_at) < timedelta(seconds=1)
     assert not Account.objects.filter(lease_token=dispatcher.token).exists()
+
+
+@pytest.mark.parametrize("call_seconds", [0.3, 3.0])
+def test_the_gap_runs_from_the_hand_over_and_never_ends_soon_after_a_slow_call(call_seconds):
+    """A transport call takes time (WAHA: 100-500 ms); WhatsApp may take the message at any
+    moment of it. The gap counts from the call, and at least 1.5 s from its end."""
+    from whatsapp.sender.outcomes import next_send
+    from whatsapp.sender.sending import Job, Outcome
+
+    started = timezone.now()
+    job = Job(message=None, due=started, held_until=started, claimed_at=started)
+    ended = started + timedelta(seconds=call_seconds)
+    for _ in range(200):
+        after = (next_send(Outcome(job, ended, started)) - started).total_seconds()
+        assert 1.5 <= after <= 2.4 or (call_seconds > 1 and after == call_seconds + 1.5)

@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from whatsapp.models import Message
 from whatsapp.sender import holds
 from whatsapp.sender.clock import Clock, FakeClock
-from whatsapp.sender.outcomes import INTERRUPTED, draw_gap, fail, record_failure, record_sent
+from whatsapp.sender.outcomes import INTERRUPTED, fail, next_send, record_failure, record_sent
 from whatsapp.sender.sending import Job, execute, longest_send
 from whatsapp.status import move
 
@@ -186,10 +186,7 @@ class Dispatcher:
         """Record a failed outcome (sent ones are recorded together); returns whether its
         account has more to send for sure, and when it may send next."""
         job = outcome.job
-        if outcome.called:
-            nxt = outcome.at + draw_gap()
-        else:
-            nxt = max(job.due, outcome.at)  # nothing left the account: the old gap still holds
+        nxt = next_send(outcome)
         if outcome.ok:
             return job.more, nxt
         failed, retry_at = record_failure(outcome)

@@ -41,6 +41,18 @@ def draw_gap():
     return timedelta(seconds=random.uniform(GAP_MIN, GAP_MAX - GAP_SLACK))
 
 
+def next_send(outcome):
+    """When the account may send after `outcome`. The gap runs from the moment the message was
+    handed over (a transport call takes time: WAHA's 100-500 ms), and never ends sooner than the
+    shortest gap after the call returned: WhatsApp may have taken the message at any moment of
+    the call."""
+    job = outcome.job
+    if not outcome.called:
+        return max(job.due, outcome.at)  # nothing left the account: the old gap still holds
+    started = outcome.started or outcome.at
+    return max(started + draw_gap(), outcome.at + timedelta(seconds=GAP_MIN))
+
+
 def fail(message, error, now, expected=(Message.SENDING,)):
     """Fail the message and refund its credits, exactly once; True if it failed now. Call
     inside a transaction."""
@@ -56,7 +68,7 @@ def record_sent(outcomes):
     transport's id); returns how many."""
     for outcome in outcomes:
         message = outcome.job.message
-        message.sent_at, message.error = outcome.at, ""
+        message.sent_at, message.error = outcome.started, ""
         message.external_id = outcome.external_id or message.external_id
         if outcome.attachment is not None:
             message.attachment_mime = outcome.attachment.mime[:100]

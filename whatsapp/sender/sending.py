@@ -62,7 +62,8 @@ class Job:
 @dataclass
 class Outcome:
     job: Job
-    at: datetime
+    at: datetime  # when it ended
+    started: datetime = None  # when the transport was called: the message left then
     external_id: str = ""
     error: str = ""
     permanent: bool = False
@@ -77,19 +78,21 @@ class Outcome:
 def execute(job, clock):
     """Run the send of `job`; returns its Outcome (never raises)."""
     message = job.message
+    started = None
     try:
         attachment = None
         if message.attachment_url:
             attachment = fetch_attachment(message.attachment_url, message.attachment_name)
         clock.sleep((job.due - clock.now()).total_seconds())
-        if not job.may_call(clock.now()):
-            return Outcome(job, clock.now(), error=NOT_HANDED_OVER, called=False)
+        started = clock.now()
+        if not job.may_call(started):
+            return Outcome(job, started, error=NOT_HANDED_OVER, called=False)
         external_id = message.chat.account.get_transport().send(message, attachment)
-        return Outcome(job, clock.now(), external_id=external_id, attachment=attachment)
+        return Outcome(job, clock.now(), started, external_id=external_id, attachment=attachment)
     except AttachmentError as exc:
         return Outcome(job, clock.now(), error=str(exc), permanent=True, called=False)
     except TransportError as exc:
-        return Outcome(job, clock.now(), error=exc.message, permanent=exc.permanent)
+        return Outcome(job, clock.now(), started, error=exc.message, permanent=exc.permanent)
     except Exception as exc:  # a transport bug: treat like a temporary error, keep going
         log.exception("transport failed on %s", message.message_id)
-        return Outcome(job, clock.now(), error=f"Unexpected error: {exc}")
+        return Outcome(job, clock.now(), started, error=f"Unexpected error: {exc}")
