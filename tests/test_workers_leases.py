@@ -39,7 +39,7 @@ def test_it_says_who_holds_a_lease_and_when_it_last_renewed(db):
     assert lease.holder == workers.holder() and lease.renewed_at == lease.taken_at
     assert workers.held(["loop", "other"]) == {"loop"}
     workers.release("loop", token)
-    assert workers.held(["loop"]) == set() and Lease.objects.get().holder == ""
+    assert workers.held(["loop"]) == set() and Lease.objects.get(name="loop").holder == ""
 
 
 def test_it_starts_a_loop_once_however_many_ask(db):
@@ -58,3 +58,10 @@ def test_it_runs_no_more_dispatchers_than_configured(db):
     # A dispatcher queued when two were configured ends its chain at once.
     assert sender.run_dispatcher("sender-dispatcher-2") == "no such dispatcher"
     assert not workers.held(["sender-dispatcher-2"])
+
+
+def test_the_keeper_runs_only_in_a_worker_process_not_where_a_task_runs_inline(db):
+    from django_q.tasks import async_task
+
+    async_task("math.floor", 1.5, sync=True)  # announces a worker, in this very process
+    assert not sender.Keeper.started

@@ -23,11 +23,15 @@ class WhatsappConfig(AppConfig):
 def start_sender(sender, proc_name, **kwargs):
     """A qcluster worker came up: start the paced sender's dispatchers now rather than at the
     first run of the one-minute schedule (which django-q only checks about every 30 s), and the
-    keeper that restarts a dead one within seconds."""
+    keeper that restarts a dead one within seconds. Only in a worker process of a cluster: a
+    task run inline (`sync=True`, tests) announces a worker too, in a process that is none."""
     import logging
+    import multiprocessing
 
     from whatsapp import sender as paced_sender
 
+    if multiprocessing.parent_process() is None:
+        return
     try:
         paced_sender.ensure_dispatchers()
         paced_sender.Keeper.start()
