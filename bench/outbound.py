@@ -320,6 +320,7 @@ def fill_window(webhook, account, messages, chats):
         (
             Message(
                 chat_id=chat_ids[n % chats],
+                account=account,
                 direction=Message.RECEIVED,
                 origin="contact",
                 timestamp=start + n * step,

@@ -184,6 +184,7 @@ def test_it_splits_a_bundle_larger_than_500_messages(outbound, receiver, clock, 
     messages = [
         Message(
             chat=chat,
+            account_id=chat.account_id,
             direction="received",
             origin="contact",
             text=f"m{i}",

@@ -35,7 +35,8 @@ def test_it_shares_accounts_between_dispatchers_without_sending_twice(workspace,
         dispatcher = sender.Dispatcher(threads=4)
         try:
             while not done.is_set():
-                dispatcher.wait(dispatcher.step())
+                dispatcher.step()
+                dispatcher.wait()
             dispatcher.finish()
         finally:
             connections.close_all()

@@ -168,7 +168,7 @@ def test_it_fails_a_message_caught_sending_by_a_dead_worker_without_resending(
     first, second = queue(chat, 2)
     clock = sender.FakeClock()
     dead = sender.Dispatcher(clock=clock, threads=0)
-    dead.start(dead.claim(10))  # claimed and marked sending, then "killed" before settling
+    dead.claim(10)  # claimed and marked sending, then "killed" before settling
     first.refresh_from_db()
     assert first.status == Message.SENDING
     other = sender.Dispatcher(clock=sender.FakeClock(clock.now() + timedelta(seconds=5)), threads=0)

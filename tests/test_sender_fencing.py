@@ -35,7 +35,7 @@ def refunds(message):
 def claimed_job(clock):
     """Dispatcher `a` claims the account and marks its head message `sending`."""
     a = sender.Dispatcher(clock=clock, threads=0)
-    [job] = a.start(a.claim(10))
+    [job] = a.claim(10)
     return a, job
 
 

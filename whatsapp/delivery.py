@@ -41,7 +41,7 @@ def report_delivery(account, external_id, status, at):
         # is remembered before the sender looks for reports to apply: none falls in between.
         Account.objects.select_for_update(of=("self",), no_key=True).filter(pk=account.pk).first()
         message = Message.objects.filter(
-            chat__account=account, external_id=external_id, direction=Message.SENT
+            account=account, external_id=external_id, direction=Message.SENT
         ).first()
         if message is None or message.status in (Message.QUEUED, Message.SENDING):
             return _remember(account, message, external_id, status, at)
@@ -50,7 +50,7 @@ def report_delivery(account, external_id, status, at):
 
 def _remember(account, message, external_id, status, at):
     # An id we do not know may be that of the message being sent, whose answer is not recorded.
-    sending = Message.objects.filter(chat__account=account, status=Message.SENDING)
+    sending = Message.objects.filter(account=account, status=Message.SENDING)
     if message is None and not sending.exists():
         return "ignored"
     EarlyAck.objects.create(account=account, external_id=external_id, status=status, at=at)
@@ -62,7 +62,7 @@ def apply_early_acks(message_ids):
     sent; then forget them. Call inside the transaction that recorded the sends."""
     sent = Message.objects.filter(
         pk__in=message_ids,
-        chat__account_id=OuterRef("account_id"),
+        account_id=OuterRef("account_id"),
         external_id=OuterRef("external_id"),
     )
     early = EarlyAck.objects.annotate(message_pk=Subquery(sent.values("pk")[:1]))

@@ -298,6 +298,13 @@ class Message(models.Model):
     ]
 
     chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
+    # The chat's account, kept on the message (a chat never changes account) so that an
+    # account's messages waiting to be sent are found in its own index (message_pending),
+    # whatever the number of its chats and of other accounts' waiting messages. No index of its
+    # own: only the waiting ones are looked up by account.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_index=False, editable=False
+    )
     message_id = models.CharField(max_length=64, unique=True, default=new_message_id)
     # The transport's own id for the message (WAHA's id, the simulator's), to match events.
     external_id = models.CharField(max_length=200, blank=True, db_index=True)
@@ -340,7 +347,7 @@ class Message(models.Model):
             # The paced sender's "oldest pending message of this account": only the few
             # messages waiting to be sent are in it.
             models.Index(
-                fields=["chat", "id"],
+                fields=["account", "id"],
                 condition=models.Q(status__in=["queued", "sending"]),
                 name="message_pending",
             ),
@@ -348,6 +355,11 @@ class Message(models.Model):
 
     def __str__(self):
         return self.message_id
+
+    def save(self, *args, **kwargs):
+        if self.account_id is None and self.chat_id is not None:
+            self.account_id = self.chat.account_id
+        super().save(*args, **kwargs)
 
     @property
     def has_attachment(self):

@@ -14,7 +14,11 @@ from django.db import connection
 from whatsapp.models import Message
 from whatsapp.signals import message_status_changed
 
-PENDING = (Message.QUEUED, Message.SENDING)  # the order matches the message_pending index
+PENDING = (Message.QUEUED, Message.SENDING)
+# PENDING written into SQL as it is written in the message_pending index's condition: a query
+# may use a partial index only when its own condition implies the index's, and SQLite cannot
+# tell that of a bound parameter (it scans every waiting message instead).
+PENDING_SQL = "(" + ", ".join(f"'{status}'" for status in PENDING) + ")"
 
 
 def move(messages, status, expected, fields=()):

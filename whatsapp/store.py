@@ -37,7 +37,12 @@ def new_message(chat, *, direction, origin, created_chat=False, **fields):
         # Payloads carry empty phones in group chats (seed 004): the participant's name is kept.
         fields["sender_phone"] = fields["recipient_phone"] = ""
     return Message(
-        chat=chat, direction=direction, origin=origin, created_chat=created_chat, **fields
+        chat=chat,
+        account_id=chat.account_id,
+        direction=direction,
+        origin=origin,
+        created_chat=created_chat,
+        **fields,
     )
 
 

@@ -14,11 +14,11 @@ waking it (a message queued) makes it due at that time, or now if it is over.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Exists, Min, OuterRef
+from django.db import connection
+from django.db.models import Exists, OuterRef
 
-from whatsapp.models import Account, Chat, Message
-from whatsapp.status import PENDING
+from whatsapp.models import Account, Message
+from whatsapp.status import PENDING, PENDING_SQL
 
 
 def hold():
@@ -27,12 +27,16 @@ def hold():
     return timedelta(seconds=settings.SENDER_LEASE_SECONDS)
 
 
+def quote(name):
+    return connection.ops.quote_name(name)
+
+
 def table():
-    return connection.ops.quote_name(Account._meta.db_table)
+    return quote(Account._meta.db_table)
 
 
 def pending_of_account():
-    return Message.objects.filter(chat__account_id=OuterRef("pk"), status__in=PENDING)
+    return Message.objects.filter(account_id=OuterRef("pk"), status__in=PENDING)
 
 
 def wake_statement(account_id, now):
@@ -45,22 +49,24 @@ def wake_statement(account_id, now):
     return sql, [now, now, account_id]
 
 
+def any_due(horizon):
+    return Account.objects.filter(next_send_at__lte=horizon).exists()
+
+
 def claim(token, limit, now, horizon):
-    """Hold up to `limit` accounts due by `horizon` for the dispatcher `token`: [(id, due)]."""
-    if not Account.objects.filter(next_send_at__lte=horizon).exists():
-        return []  # a plain read: an idle dispatcher never takes SQLite's write lock
+    """Hold up to `limit` accounts due by `horizon` for the dispatcher `token`: [(id, due)].
+    Call inside the transaction that marks their messages `sending`."""
     until = now + hold()
-    with transaction.atomic():
-        due = list(
-            Account.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
-            .filter(next_send_at__lte=horizon)
-            .order_by("next_send_at")
-            .values_list("pk", "next_send_at", "ready_at")[:limit]
+    due = list(
+        Account.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
+        .filter(next_send_at__lte=horizon)
+        .order_by("next_send_at")
+        .values_list("pk", "next_send_at", "ready_at")[:limit]
+    )
+    if due:
+        Account.objects.filter(pk__in=[pk for pk, _, _ in due]).update(
+            next_send_at=until, lease_until=until, lease_token=token
         )
-        if due:
-            Account.objects.filter(pk__in=[pk for pk, _, _ in due]).update(
-                next_send_at=until, lease_until=until, lease_token=token
-            )
     # Never before the gap is over, whoever made the account due.
     return [(pk, max(at, ready) if ready else at) for pk, at, ready in due]
 
@@ -88,18 +94,19 @@ def release(token, account_id, next_send_at):
 
 def heads(account_ids):
     """{account id: (its oldest queued-or-sending message, how many are pending)}, in two
-    queries."""
-    rows = (
-        Message.objects.filter(status__in=PENDING, chat__account_id__in=account_ids)
-        .values("chat__account_id")
-        .annotate(head=Min("pk"), pending=Count("pk"))
-        .values_list("head", "pending")
+    queries, each account's found in its own part of the message_pending index."""
+    marks = ", ".join(["%s"] * len(account_ids))
+    sql = (
+        f"SELECT MIN(id), COUNT(*) FROM {quote(Message._meta.db_table)} "
+        f"WHERE account_id IN ({marks}) AND status IN {PENDING_SQL} GROUP BY account_id"
     )
-    pending = dict(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(account_ids))
+        pending = dict(cursor.fetchall())
     messages = Message.objects.filter(pk__in=list(pending)).select_related(
         "chat__account__workspace"
     )
-    return {m.chat.account_id: (m, pending[m.pk]) for m in messages}
+    return {m.account_id: (m, pending[m.pk]) for m in messages}
 
 
 def lock_held(token, account_ids):
@@ -116,8 +123,6 @@ def settle(token, busy, maybe_idle):
     """Let go of accounts after a send: `busy` [(id, next send)] have more to send; each of
     `maybe_idle` [(id, next send)] goes idle unless a message was queued for it meanwhile (its
     wake found the account held and did nothing: this statement is what sees it)."""
-    quote = connection.ops.quote_name
-    message, chat = quote(Message._meta.db_table), quote(Chat._meta.db_table)
     release = "lease_until = NULL, lease_token = ''"
     with connection.cursor() as cursor:
         if busy:
@@ -128,13 +133,13 @@ def settle(token, busy, maybe_idle):
             )
         if maybe_idle:
             more = (
-                f"EXISTS (SELECT 1 FROM {message} m JOIN {chat} c ON m.chat_id = c.id "
-                f"WHERE c.account_id = {table()}.id AND m.status IN (%s, %s))"
+                f"EXISTS (SELECT 1 FROM {quote(Message._meta.db_table)} m "
+                f"WHERE m.account_id = {table()}.id AND m.status IN {PENDING_SQL})"
             )
             cursor.executemany(
                 f"UPDATE {table()} SET next_send_at = CASE WHEN {more} THEN %s ELSE NULL END, "
                 f"ready_at = %s, {release} WHERE id = %s AND lease_token = %s",
-                [[*PENDING, at, at, pk, token] for pk, at in maybe_idle],
+                [[at, at, pk, token] for pk, at in maybe_idle],
             )
 
 

@@ -104,7 +104,8 @@ def run_dispatcher(name, handover_from=""):
                 renew_at = elapsed + min(RENEW_EVERY, lease / 4)
             if not successor and elapsed >= DISPATCHER_LIFETIME - HANDOVER_LEAD:
                 successor = _start_successor(name, token)
-            dispatcher.wait(dispatcher.step())
+            dispatcher.step()
+            dispatcher.wait()
     finally:
         dispatcher.finish()
         workers.release(name, token)  # a no-op once the successor holds it
