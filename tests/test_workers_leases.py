@@ -7,7 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from timelines import workers
+from timelines import keeper, workers
 from timelines.models import Lease
 from whatsapp import sender
 
@@ -64,4 +64,4 @@ def test_the_keeper_runs_only_in_a_worker_process_not_where_a_task_runs_inline(d
     from django_q.tasks import async_task
 
     async_task("math.floor", 1.5, sync=True)  # announces a worker, in this very process
-    assert not sender.Keeper.started
+    assert not keeper.state.started

@@ -11,6 +11,16 @@ class TimelinesConfig(AppConfig):
         from timelines import checks, feedback  # noqa: F401
 
         self.connect_log_context()
+        self.start_the_keeper()
+
+    @staticmethod
+    def start_the_keeper():
+        """Each qcluster worker process runs the keeper (timelines/keeper.py)."""
+        from django_q.signals import post_spawn
+
+        from timelines import keeper
+
+        post_spawn.connect(keeper.start, dispatch_uid="timelines-keeper")
 
     @staticmethod
     def connect_log_context():

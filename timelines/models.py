@@ -133,3 +133,17 @@ class Lease(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Alarm(models.Model):
+    """A moment a loop must be started at, whoever is running then: an outbound retry that falls
+    due with no other traffic, say. Set (earliest wins) and rung once by timelines.keeper."""
+
+    name = models.CharField(max_length=100, unique=True)
+    at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

@@ -22,7 +22,8 @@ from webhooks.outbound.models import Attempt
 
 
 def stats(endpoint):
-    """Activations and error rate over the last LOG_DAYS days (at most LOG_SIZE), last response."""
+    """Activations and error rate over the last LOG_DAYS days (at most LOG_SIZE), last response,
+    and the deliveries still pending."""
     since = timezone.now() - timedelta(days=LOG_DAYS)
     recent = endpoint.attempts.filter(at__gte=since).order_by("-pk")
     ids = list(recent.values_list("pk", flat=True)[:LOG_SIZE])
@@ -34,6 +35,7 @@ def stats(endpoint):
         "activations": n,
         "error_rate": round(100 * counts["failed"] / n) if n else 0,
         "last": recent.first(),
+        "backlog": endpoint.deliveries.backlog(),
     }
 
 

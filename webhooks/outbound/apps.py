@@ -8,6 +8,9 @@ class OutboundConfig(AppConfig):
     verbose_name = "Outbound webhooks"
 
     def ready(self):
-        from webhooks.outbound import events, tasks  # noqa: F401  (connects the receivers)
+        from timelines import keeper
+        from webhooks.outbound import dispatch, events, tasks  # noqa: F401  (connects receivers)
+
+        keeper.on_alarm(dispatch.ALARM, dispatch.wake)
 
         post_migrate.connect(tasks.ensure_schedules, sender=self, dispatch_uid="outbound-schedules")

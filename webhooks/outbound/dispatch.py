@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from timelines import safehttp, workers
+from timelines import keeper, safehttp, workers
 from webhooks.outbound import signing
 from webhooks.outbound.models import Attempt, Delivery
 
@@ -40,6 +40,7 @@ BATCH = THREADS
 DRAIN_BUDGET = 30  # seconds
 LEASE = timedelta(seconds=120)  # a claimed delivery's, and a drain's
 LEASE_NAME = "outbound-drain"
+ALARM = "outbound-next-retry"  # timelines.keeper rings it: wake() at the next retry's time
 STATISTICS_MAX_AGE = timedelta(minutes=1)
 
 
@@ -381,8 +382,23 @@ def drain(name=LEASE_NAME, reserved=""):
         deliver_due()
     finally:
         workers.release(name, token)
-    if Delivery.objects.due(timezone.now()).exists():
+    now = timezone.now()
+    if Delivery.objects.due(now).exists():
         wake()
+    else:
+        set_retry_alarm(now)
+
+
+def set_retry_alarm(now):
+    """Nothing is due: have the keeper wake a drain when the next retry is, so it goes out at its
+    time rather than at the next one-minute tick (a receiver's two-second blip would otherwise
+    cost every message a minute). One query, when a drain runs out of work."""
+    upcoming = Delivery.objects.filter(state=Delivery.PENDING, next_attempt_at__gt=now).filter(
+        Q(webhook__enabled=True) | Q(endpoint__enabled=True)
+    )
+    at = upcoming.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    if at is not None:
+        keeper.set_alarm(ALARM, at)
 
 
 def _lease_names():

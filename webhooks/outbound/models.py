@@ -170,6 +170,14 @@ class OutboundWebhook(DeliveryTarget):
 
 
 class DeliveryQuerySet(models.QuerySet):
+    def backlog(self):
+        """What a webhook's page says about its queue: how many deliveries are pending and when
+        the next retry among them is due (None when none is waiting for one)."""
+        return self.filter(state=Delivery.PENDING).aggregate(
+            pending=models.Count("pk"),
+            next_retry=models.Min("next_attempt_at", filter=models.Q(attempts__gt=0)),
+        )
+
     def due(self, now):
         """Pending deliveries of enabled webhooks whose time has come and that nobody holds, and
         that no earlier delivery of their chat is waiting in front of (per-chat order).

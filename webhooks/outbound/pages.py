@@ -61,6 +61,7 @@ def _render(request, webhook, form, status=200):
         "is_owner": is_owner,
         "activity": webhook.recent_attempts(ACTIVITY_SIZE),
         "activity_size": ACTIVITY_SIZE,
+        "backlog": webhook.deliveries.backlog(),
         "max_failures": MAX_CONSECUTIVE_FAILURES,
     }
     return render(request, "outbound/page.html", context, status=status)

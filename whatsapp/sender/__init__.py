@@ -30,7 +30,6 @@ from whatsapp.sender.dispatcher import WAITING, Dispatcher, drain_now
 from whatsapp.sender.holds import wake_statement
 from whatsapp.sender.outcomes import INTERRUPTED, MAX_ATTEMPTS, fail
 from whatsapp.sender.running import (
-    Keeper,
     dispatcher_names,
     ensure_dispatchers,
     expire_waiting,
@@ -47,7 +46,6 @@ __all__ = [
     "INTERRUPTED",
     "MAX_ATTEMPTS",
     "WAITING",
-    "Keeper",
     "dispatcher_names",
     "drain_now",
     "ensure_dispatchers",

@@ -1,14 +1,11 @@
 """Keeping the paced sender running: waking accounts, the dispatchers' leases and tasks, the
-one-minute schedule, and the keeper that restarts a dead dispatcher within seconds."""
+one-minute schedule (timelines.keeper restarts a dead dispatcher within seconds)."""
 
-import logging
-import random
-import threading
 import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from timelines import workers
@@ -19,8 +16,6 @@ from whatsapp.sender.dispatcher import Dispatcher
 from whatsapp.sender.outcomes import fail
 from whatsapp.sender.sending import longest_send
 
-log = logging.getLogger(__name__)
-
 TASK = "whatsapp.sender.run_dispatcher"
 # A dispatcher task runs this long, then hands over to a successor it started HANDOVER_LEAD
 # seconds earlier. Short, because a qcluster stopping cleanly waits for its running tasks.
@@ -28,7 +23,6 @@ DISPATCHER_LIFETIME = 15
 HANDOVER_LEAD = 4
 RENEW_EVERY = 1  # seconds between two renewals of a dispatcher's lease
 START_GRACE = 45  # seconds a queued dispatcher task has to start before its lease frees itself
-KEEPER_EVERY = 2  # seconds (about) between two looks of the keeper at the dispatchers' leases
 
 
 def task_timeout():
@@ -154,30 +148,3 @@ def expire_waiting(now):
         with transaction.atomic():
             count += fail(message, error, now, expected=[Message.QUEUED])
     return count
-
-
-class Keeper:
-    """A thread in every qcluster worker process that looks at the dispatchers' leases every
-    couple of seconds and starts the missing ones: a dispatcher that died (a killed or frozen
-    process) is replaced as soon as its lease expires, not at the next one-minute tick."""
-
-    started = False
-    lock = threading.Lock()
-
-    @classmethod
-    def start(cls):
-        with cls.lock:
-            if cls.started:
-                return
-            cls.started = True
-        threading.Thread(target=cls.run, name="sender-keeper", daemon=True).start()
-
-    @staticmethod
-    def run():
-        while True:
-            time.sleep(KEEPER_EVERY * random.uniform(0.75, 1.25))
-            try:
-                ensure_dispatchers()
-            except Exception:  # the database restarting, say: try again next time
-                log.warning("the sender's keeper could not look at the dispatchers", exc_info=True)
-                connections.close_all()
