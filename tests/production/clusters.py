@@ -26,6 +26,8 @@ def _start(env, log):
 
 
 def stop(processes, grace=5):
+    """SIGTERM to each process group, then SIGKILL to whatever is left of them (a qcluster waits
+    for its running dispatcher; nothing here needs it to finish)."""
     for process in processes:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGCONT)  # a frozen one must hear the TERM

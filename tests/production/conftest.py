@@ -39,6 +39,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.production.clusters import stop
 from tests.production.helpers import new_probe
 from tests.production.nginx import start_nginx
 
@@ -229,7 +230,7 @@ def servers(request, database, django_db_blocker):
         request.config._production_server = running
         yield running
     finally:
-        _stop(running.processes)
+        stop(running.processes)
         listener.close()
         with django_db_blocker.unblock():
             _disconnect_everyone(connection)
@@ -350,21 +351,6 @@ def _assert_alive(running, deadline, what):
             )
     if time.monotonic() > deadline:
         raise RuntimeError(f"timed out waiting for {what}:\n" + running.error_tail())
-
-
-def _stop(processes, grace=5):
-    """SIGTERM to each process group, then SIGKILL to whatever is left of them (a qcluster waits
-    for its running dispatcher, which may take a minute; nothing here needs it to finish)."""
-    for process in processes:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(max(0.1, deadline - time.monotonic()))
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(30)
 
 
 def _disconnect_everyone(connection):
