@@ -9,6 +9,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from timelines import safehttp
 from webhooks.endpoints import links
 from whatsapp.attachments import stored_name
+from whatsapp.media import sources
 from whatsapp.models import Message
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -25,7 +26,7 @@ def attachment(request, token):
         fetched = safehttp.request(
             "GET",
             message.attachment_url,
-            headers=_transport_headers(message),
+            headers=sources.headers_for(message.chat.account, message.attachment_url),
             timeout=20,
             total_timeout=60,
             max_bytes=MAX_BYTES,
@@ -57,20 +58,7 @@ def _as_download(response, message):
     return response
 
 
-def _settings(message):
-    account = message.chat.account
-    return account.transport_settings if account.transport == "waha" else {}
-
-
-def _transport_headers(message):
-    """WAHA serves received media under its own URL, behind its API key."""
-    config = _settings(message)
-    base = config.get("base_url", "")
-    if base and message.attachment_url.startswith(base) and config.get("api_key"):
-        return {"X-Api-Key": config["api_key"]}
-    return {}
-
-
 def _trusted(message):
-    base = _settings(message).get("base_url", "")
+    account = message.chat.account
+    base = account.transport_settings.get("base_url", "") if account.transport == "waha" else ""
     return (safehttp.origin(base),) if base else ()
