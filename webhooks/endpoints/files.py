@@ -30,7 +30,7 @@ def attachment(request, token):
             timeout=20,
             total_timeout=60,
             max_bytes=MAX_BYTES,
-            trusted=_trusted(message),
+            trusted=sources.trusted_for(message.chat.account),
         )
     except safehttp.FetchError:
         return HttpResponse("The file cannot be fetched right now.", status=502)
@@ -56,9 +56,3 @@ def _as_download(response, message):
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-def _trusted(message):
-    account = message.chat.account
-    base = account.transport_settings.get("base_url", "") if account.transport == "waha" else ""
-    return (safehttp.origin(base),) if base else ()

@@ -3,8 +3,12 @@
 WAHA serves a received file under its own URL, behind its API key — a key that controls the
 phone. It goes only to the very origin (scheme, host, port) of the account's WAHA server, never
 to a URL that merely starts with the same characters (`https://waha.example.com.evil.net/`,
-`https://waha.example.com@evil.net/`).
+`https://waha.example.com@evil.net/`). And the private-address guard is lifted for exactly what
+the WAHA transport itself is allowed to reach (WAHA_TRUSTED_URLS), nothing more: the account's
+own base_url is whatever was typed on the connect page.
 """
+
+from django.conf import settings
 
 from timelines import safehttp
 
@@ -30,3 +34,8 @@ def headers_for(account, url):
     if config.get("api_key") and same_origin(url, config.get("base_url", "")):
         return {"X-Api-Key": config["api_key"]}
     return {}
+
+
+def trusted_for(account):
+    """The origins allowed to be private for this account's files: the WAHA transport's."""
+    return tuple(settings.WAHA_TRUSTED_URLS) if account.transport == "waha" else ()
