@@ -5,7 +5,8 @@ characters."""
 import pytest
 
 from tests.file_server import FileServer
-from webhooks.endpoints import links
+from whatsapp.media import downloads
+from whatsapp.media.models import MediaFile
 from whatsapp.media.sources import headers_for
 from whatsapp.models import Account, Message
 from whatsapp.store import store_message
@@ -47,19 +48,20 @@ def test_it_sends_the_key_to_its_own_server(remote_waha, url):
     assert headers_for(remote_waha, url) == {"X-Api-Key": "the-key"}
 
 
-def test_a_file_url_that_starts_like_the_waha_url_gets_no_key(client, waha_chat, fake_waha):
-    """End to end: a file URL spelled `<WAHA base URL>@<another host>` reaches the other host,
+def test_a_file_url_that_starts_like_the_waha_url_gets_no_key(waha_chat, fake_waha):
+    """End to end: a media URL spelled `<WAHA base URL>@<another host>` reaches the other host,
     and must not carry the key there."""
     other = FileServer()
+    other.files["/x.pdf"] = ("application/pdf", b"%PDF-1.4")
     try:
         message = store_message(
             waha_chat,
             direction=Message.RECEIVED,
             origin="contact",
-            attachment_url=f"{fake_waha.url}@{other.host}/x.pdf",
             attachment_name="x.pdf",
         )
-        client.get(links.make(message.pk).removeprefix("http://testserver"))
+        MediaFile.expect(message, source=f"{fake_waha.url}@{other.host}/x.pdf")
+        downloads.drain_now()
         assert other.requests, "the other host was asked"
         assert all("X-Api-Key" not in headers for headers in other.headers_seen())
     finally:

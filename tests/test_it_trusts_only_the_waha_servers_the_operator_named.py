@@ -7,6 +7,8 @@ import pytest
 from django.test import override_settings
 
 from webhooks.endpoints import links
+from whatsapp.media import downloads
+from whatsapp.media.models import MediaFile
 from whatsapp.media.sources import trusted_for
 from whatsapp.models import Message
 from whatsapp.store import store_message
@@ -15,15 +17,12 @@ SECRET = b"loopback-only secret"
 
 
 @pytest.fixture
-def message(waha_chat, fake_waha):
-    fake_waha.files["/api/files/default/secret.txt"] = ("text/plain", SECRET)
-    return store_message(
-        waha_chat,
-        direction=Message.RECEIVED,
-        origin="contact",
-        attachment_url=fake_waha.url + "/api/files/default/secret.txt",
-        attachment_name="secret.txt",
+def media(waha_chat, fake_waha):
+    payload = fake_waha.message_with_file("14151231234@c.us", SECRET, "text/plain", "secret.txt")
+    message = store_message(
+        waha_chat, direction=Message.RECEIVED, origin="contact", attachment_name="secret.txt"
     )
+    return MediaFile.expect(message, source=payload["media"]["url"], ref=payload["id"])
 
 
 def test_it_trusts_what_the_transport_trusts(waha_account, fake_waha):
@@ -38,8 +37,19 @@ def test_a_simulator_account_trusts_nothing(account):
         assert trusted_for(account) == ()
 
 
-def test_an_untrusted_private_waha_is_not_reached(client, message, fake_waha):
+def test_an_untrusted_private_waha_is_not_reached(client, media, fake_waha):
     with override_settings(ALLOW_PRIVATE_URLS=False, WAHA_TRUSTED_URLS=[]):
-        response = client.get(links.make(message.pk).removeprefix("http://testserver"))
-    assert SECRET not in b"".join(getattr(response, "streaming_content", [response.content]))
+        downloads.drain_now()
+    media.refresh_from_db()
+    assert media.state == MediaFile.UNAVAILABLE
+    assert "private or reserved address" in media.reason
     assert fake_waha.calls == []
+    response = client.get(links.make(media.message_id).removeprefix("http://testserver"))
+    assert response.status_code == 404 and SECRET not in response.content
+
+
+def test_a_trusted_one_is(media, fake_waha):
+    with override_settings(ALLOW_PRIVATE_URLS=False, WAHA_TRUSTED_URLS=[fake_waha.url]):
+        downloads.drain_now()
+    media.refresh_from_db()
+    assert media.state == MediaFile.STORED, media.reason
