@@ -238,7 +238,15 @@ class Chat(models.Model):
             )
             if created:
                 chat.announce_created(direction)
+            elif name and name != phone and chat.name in ("", phone):
+                chat.learn_name(name)
         return chat, created
+
+    def learn_name(self, name):
+        """Name a chat that knows only the number (one an integrator started by phone) after
+        the name the contact chose on WhatsApp (SPEC M7); a name anyone set is kept."""
+        Chat.objects.filter(pk=self.pk, name=self.name).update(name=name)
+        self.name = name
 
     def announce_created(self, direction):
         """Tell the apps above that this chat was created; call inside the transaction that
