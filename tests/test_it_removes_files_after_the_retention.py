@@ -62,3 +62,14 @@ def test_the_owner_sees_the_storage_used(client, owner, member, workspace, accou
     assert "Files: 2.9\xa0KB stored, each kept 90 days" in page
     client.force_login(member)
     assert "Files:" not in client.get(f"/w/{workspace.pk}/chats/").content.decode()
+
+
+def test_a_thumbnail_goes_with_its_file(account, tmp_path):
+    from tests.media_helpers import png
+    from whatsapp.media.thumbnails import thumbnail_of
+
+    photo = receive_file(account, tmp_path, "a.png", png())
+    thumbnail = thumbnail_of(photo.media)
+    assert default_storage.exists(thumbnail)
+    retention.remove_expired(timezone.now() + timedelta(days=91))
+    assert not default_storage.exists(thumbnail)

@@ -1,9 +1,11 @@
 """M6: the chat page shows an image as a thumbnail and any other file as a named link with its
 size, served to the workspace's members only; a file not (or no longer) stored says why."""
 
+import io
 from datetime import timedelta
 
 from django.utils import timezone
+from PIL import Image
 
 from tests.media_helpers import png, receive_file
 from whatsapp.media import retention
@@ -21,11 +23,30 @@ def test_an_image_is_a_thumbnail_and_a_pdf_a_named_link(client, owner, account, 
     receive_file(account, tmp_path, "contract.pdf", PDF)
     client.force_login(owner)
     page = client.get(f"/chat/{photo.chat_id}/messages/").content.decode()
-    assert f'<img class="msg-thumb" src="{file_url(photo)}?view=inline"' in page
+    assert f'<img class="msg-thumb" src="{file_url(photo)}?view=thumb"' in page
     assert "📎 contract.pdf</a>" in page and "(2.0\xa0KB)" in page
     inline = client.get(file_url(photo) + "?view=inline")
     assert inline["Content-Disposition"].startswith("inline")
     assert b"".join(inline.streaming_content) == png()
+
+
+def test_a_thumbnail_is_a_small_jpeg_made_once(client, owner, account, tmp_path):
+    photo = receive_file(account, tmp_path, "big.png", png(1600, 1200))
+    client.force_login(owner)
+    first = client.get(file_url(photo) + "?view=thumb")
+    assert first["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(b"".join(first.streaming_content))) as thumb:
+        assert thumb.size == (480, 360)
+    name = MediaFile.objects.get(pk=photo.pk).thumbnail
+    client.get(file_url(photo) + "?view=thumb")
+    assert MediaFile.objects.get(pk=photo.pk).thumbnail == name
+
+
+def test_a_picture_that_is_not_one_has_no_thumbnail(client, owner, account, tmp_path):
+    fake = receive_file(account, tmp_path, "not.png", b"\x89PNG but not really")
+    client.force_login(owner)
+    assert client.get(file_url(fake) + "?view=thumb").status_code == 404
+    assert client.get(file_url(fake)).status_code == 200
 
 
 def test_files_are_for_members_only(client, member, outsider, account, tmp_path):

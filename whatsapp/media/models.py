@@ -39,6 +39,7 @@ class MediaFile(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     state = models.CharField(max_length=12, choices=STATES, default=PENDING)
     name = models.CharField(max_length=500, blank=True)  # in the storage
+    thumbnail = models.CharField(max_length=500, blank=True)  # an image's, made when first shown
     size = models.PositiveBigIntegerField(null=True, blank=True)
     source = models.TextField(blank=True)  # where the transport offered it
     ref = models.CharField(max_length=300, blank=True)  # the transport's id, to ask again

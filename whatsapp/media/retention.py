@@ -27,16 +27,17 @@ def remove_expired(now=None):
         batch = list(
             MediaFile.objects.filter(state=MediaFile.STORED, stored_at__lt=cut)
             .order_by("stored_at")
-            .values_list("pk", "name")[:BATCH]
+            .values_list("pk", "name", "thumbnail")[:BATCH]
         )
-        for _, name in batch:
+        for _, name, thumbnail in batch:
             try:
                 storage.delete(name)
+                storage.delete(thumbnail)
             except Exception:  # the object store is down: the row waits for the next run
                 log.exception("retention could not delete %s", name)
                 return removed
         removed += MediaFile.objects.filter(
-            pk__in=[pk for pk, _ in batch], state=MediaFile.STORED
+            pk__in=[pk for pk, _, _ in batch], state=MediaFile.STORED
         ).update(state=MediaFile.REMOVED, removed_at=now)
         if len(batch) < BATCH:
             return removed

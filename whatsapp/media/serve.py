@@ -9,7 +9,7 @@ retention: 410, saying so."""
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 
-from whatsapp.media import storage
+from whatsapp.media import storage, thumbnails
 from whatsapp.media.models import MediaFile
 
 # Shown in the page itself (thumbnails): raster images only; anything else (SVG, HTML) is a
@@ -21,7 +21,7 @@ def is_image(message):
     return message.attachment_mime in INLINE_TYPES
 
 
-def file_response(message, inline=False):
+def file_response(message, inline=False, thumbnail=False):
     media = getattr(message, "media", None) if message.has_attachment else None
     if not message.has_attachment:
         raise Http404("No such file")
@@ -34,6 +34,8 @@ def file_response(message, inline=False):
         return _sentence(410, f"The file was removed: files are kept {days} days.")
     inline = inline and is_image(message)
     mime = message.attachment_mime or "application/octet-stream"
+    if thumbnail and inline:
+        return _thumbnail(media, message)
     presigned = storage.presigned_url(media.name, message.attachment_name, mime, inline)
     if presigned:
         return HttpResponseRedirect(presigned)
@@ -46,6 +48,17 @@ def file_response(message, inline=False):
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _thumbnail(media, message):
+    try:
+        name = thumbnails.thumbnail_of(media)
+    except thumbnails.NoThumbnail:
+        raise Http404("No thumbnail") from None
+    response = FileResponse(storage.open_file(name), content_type="image/jpeg")
+    response["Content-Disposition"] = storage.content_disposition(message.attachment_name, True)
+    response["Cache-Control"] = "private, max-age=86400"
     return response
 
 

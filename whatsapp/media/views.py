@@ -15,4 +15,5 @@ def message_file(request, chat_id, message_id):
     message = get_object_or_404(
         chat.messages.select_related("media"), message_id=message_id.replace("\x00", "")
     )
-    return file_response(message, inline=request.GET.get("view") == "inline")
+    view = request.GET.get("view")
+    return file_response(message, inline=view in ("inline", "thumb"), thumbnail=view == "thumb")

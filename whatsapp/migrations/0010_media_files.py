@@ -65,6 +65,7 @@ class Migration(migrations.Migration):
                 ('message', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='media', serialize=False, to='whatsapp.message')),
                 ('state', models.CharField(choices=[('pending', 'To download'), ('stored', 'Stored'), ('unavailable', 'Unavailable'), ('removed', 'Removed by retention')], default='pending', max_length=12)),
                 ('name', models.CharField(blank=True, max_length=500)),
+                ('thumbnail', models.CharField(blank=True, max_length=500)),
                 ('size', models.PositiveBigIntegerField(blank=True, null=True)),
                 ('source', models.TextField(blank=True)),
                 ('ref', models.CharField(blank=True, max_length=300)),
