@@ -7,7 +7,7 @@
   messages: the events' p50/p99 answer times (target p99 < 100 ms, the download happens after
   the answer), the time until the last file is stored, and how many times each was fetched.
 
-    .venv/bin/python bench/media.py [--count 1000] [--skip-memory] [--skip-events]
+    .venv/bin/python bench/media.py [--count 1000] [--connections 8] [--skip-memory] [--skip-events]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mediadbbench .venv/bin/python bench/media.py
 
 A fresh SQLite file (or the PostgreSQL database named, dropped and re-created: its name must
@@ -214,7 +214,7 @@ def percentiles(results):
     return statistics.median(times) * 1000, p99 * 1000, bad
 
 
-def bench_events(count):
+def bench_events(count, connections):
     sys.path.insert(0, str(ROOT))
     from tests.fake_waha import CORE_NEW, FakeWaha
     from whatsapp.media.models import MediaFile
@@ -232,9 +232,9 @@ def bench_events(count):
     cluster = start([sys.executable, "manage.py", "qcluster"], env)
     try:
         time.sleep(5)  # the cluster's start-up is not measured
-        text_times = percentiles(post_all(port, connection, texts))
+        text_times = percentiles(post_all(port, connection, texts, connections))
         started = time.monotonic()
-        file_times = percentiles(post_all(port, connection, files))
+        file_times = percentiles(post_all(port, connection, files, connections))
         posted = time.monotonic() - started
         stored = MediaFile.objects.filter(state=MediaFile.STORED, workspace=connection.workspace)
         deadline = time.monotonic() + 600
@@ -259,6 +259,7 @@ def bench_events(count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=8, help="clients posting events")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-events", action="store_true")
     args = parser.parse_args()
@@ -268,7 +269,7 @@ def main():
     if not args.skip_memory:
         bench_memory()
     if not args.skip_events:
-        bench_events(args.count)
+        bench_events(args.count, args.connections)
 
 
 if __name__ == "__main__":
