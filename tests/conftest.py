@@ -123,5 +123,6 @@ def inbound_webhook(workspace):
     return InboundWebhook.for_workspace(workspace)
 
 
-# The fake WAHA server and accounts linked through it (tests/waha_fixtures.py).
-pytest_plugins = ["tests.waha_fixtures"]
+# The fake WAHA server and accounts linked through it (tests/waha_fixtures.py); a real S3 API
+# server for the storage tests (tests/s3_server.py).
+pytest_plugins = ["tests.waha_fixtures", "tests.s3_server"]

@@ -78,6 +78,11 @@ class FakeWaha:
         self.names = {}  # '<digits>@c.us' -> push name
         self.files = {}  # path -> (content type, bytes): downloads such as a message's file_url
         self.history = {}  # chat id -> [message payloads], oldest first (WAHA's message store)
+        # Received files WAHA keeps (behind its API key) until WHATSAPP_FILES_LIFETIME: path ->
+        # (content type, bytes); and every message's file as WhatsApp still has it (serialized
+        # id -> (mimetype, file name, bytes)), which `downloadMedia=true` fetches again.
+        self.media_files, self.whatsapp_media = {}, {}
+        self.media_base = None  # WAHA_BASE_URL: the origin WAHA writes into media.url
         self.drop_rate, self.random = 0.0, random.Random(12)
         self.clock = itertools.count(int(time.time()) - 3600)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -138,6 +143,43 @@ class FakeWaha:
         payload.update(SHAPES[self.engine](self, chat, key, sender, from_me, group, serialized))
         self.history.setdefault(chat, []).append(payload)
         return {**payload, "source": source}
+
+    def message_with_file(self, chat, content, mimetype, filename, body="", **options):
+        """A message carrying a file, as WAHA reports it when it downloaded the file: media.url
+        on WAHA's own origin (`media_base`, its WAHA_BASE_URL), served behind the API key."""
+        payload = self.message(chat, body, **options)
+        payload["hasMedia"] = True
+        self.whatsapp_media[payload["id"]] = (mimetype, filename, content)
+        payload["media"] = self._media(payload["id"])
+        stored = self.history[chat][-1]
+        stored.update(hasMedia=True, media=payload["media"])
+        return payload
+
+    def _media(self, serialized):
+        mimetype, filename, content = self.whatsapp_media[serialized]
+        path = f"/api/files/default/{serialized}.{uuid.uuid4().hex[:6]}"
+        self.media_files[path] = (mimetype, content)
+        return {
+            "url": (self.media_base or self.url) + path,
+            "mimetype": mimetype,
+            "filename": filename,
+        }
+
+    def expire_files(self):
+        """WAHA deletes its copies after WHATSAPP_FILES_LIFETIME (180 s by default)."""
+        self.media_files.clear()
+
+    def _chat_message(self, chat, serialized, query):
+        found = [m for m in self.history.get(chat, []) if m["id"] == serialized]
+        if not found:
+            return 404, {"statusCode": 404, "message": "Message not found", "error": "Not Found"}
+        payload = dict(found[0])
+        download = query.get("downloadMedia", ["true"])[0] != "false"
+        if payload.get("hasMedia") and download and serialized in self.whatsapp_media:
+            payload["media"] = self._media(serialized)  # downloaded from WhatsApp again
+        elif payload.get("hasMedia") and download:  # WhatsApp no longer has it either
+            payload["media"] = {"error": {"message": "Media not found on WhatsApp servers"}}
+        return 200, payload
 
     def event(self, payload, event="message.any", session="default"):
         """The envelope WAHA posts for `payload`."""
@@ -281,6 +323,8 @@ class FakeWaha:
             return 200, PNG
         if rest == ["chats"]:
             return 200, self._chats(query)
+        if len(rest) == 4 and rest[0] == "chats" and rest[2] == "messages":
+            return self._chat_message(rest[1], rest[3], query)
         if len(rest) == 3 and rest[0] == "chats" and rest[2] == "messages":
             return 200, self._messages(rest[1], query)
         return 404, {"message": f"Cannot {method} {route}", "error": "Not Found", "statusCode": 404}
@@ -336,6 +380,9 @@ class FakeWaha:
                     status, answer = 200, fake.files[self.path]
                 elif fake.api_key and self.headers.get("X-Api-Key") != fake.api_key:
                     status, answer = 401, {"message": "Unauthorized", "statusCode": 401}
+                elif self.path.startswith("/api/files/"):
+                    found = fake.media_files.get(self.path)
+                    status, answer = (200, found) if found else (404, {"message": "Not Found"})
                 else:
                     status, answer = fake.answer(self.command, self.path, body)
                 fake.answers.append((self.command, self.path, status, answer))

@@ -3,13 +3,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from credits.models import Balance, LedgerEntry, grant
 from tests.inbound_helpers import fixture_body
 from timelines.models import Workspace
-from whatsapp.models import Account, Chat
+from whatsapp.models import Account, Chat, Message
 
 EXAMPLE_1 = fixture_body("example_1.json")
 
@@ -48,6 +49,21 @@ def test_it_creates_the_demo_data(db, settings, client, capsys):
     assert "Emails:    printed in this console" in out or "kept in memory" in out
     assert len(out.strip().splitlines()) <= 6  # a banner, not a page
     assert client.login(username="owner", password="demo-pass-123")
+
+
+def test_it_seeds_a_conversation_with_files_and_a_failed_send(db, client):
+    call_command("demo")
+    direct = Chat.objects.get(phone="+14151231234")
+    messages = list(direct.messages.select_related("media"))
+    assert [m.direction for m in messages] == ["received"] * 3 + ["sent"]
+    files = {m.attachment_name: m for m in messages if m.has_attachment}
+    assert set(files) == {"receipt.png", "invoice.pdf"}
+    assert all(m.media.state == "stored" and m.attachment_size for m in files.values())
+    failed = Message.objects.get(status=Message.FAILED)
+    assert "not on WhatsApp" in failed.error
+    client.login(username="owner", password=Path(settings.DEMO_PASSWORD_FILE).read_text().strip())
+    page = client.get(f"/chat/{direct.pk}/messages/").content.decode()
+    assert 'class="msg-thumb"' in page and "invoice.pdf</a>" in page
 
 
 def test_running_it_twice_changes_nothing_and_shows_the_password_again(db, capsys, settings):

@@ -83,3 +83,20 @@ def test_the_web_app_and_the_workers_share_the_uploads_directory():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "chown timelines media" in dockerfile
     assert dockerfile.index("chown timelines media") < dockerfile.index("USER timelines")
+
+
+def test_waha_writes_file_links_the_app_can_reach_and_keeps_the_files_long_enough():
+    """SPEC M1: WAHA puts its WAHA_BASE_URL into every media.url; it must be WAHA's address on
+    the app's network (the app's WAHA_URL), with the key sent only there; and its copy must
+    outlive a worker restart (WHATSAPP_FILES_LIFETIME, 180 s by default)."""
+    waha = environment(SERVICES["waha"])
+    app = environment(SERVICES["app"])
+    assert waha["WAHA_BASE_URL"] == app["WAHA_URL"] == "http://waha:3000"
+    lifetime = re.fullmatch(r"\$\{WAHA_FILES_LIFETIME:-(\d+)\}", waha["WHATSAPP_FILES_LIFETIME"])
+    assert lifetime and int(lifetime.group(1)) >= 600
+    assert "WAHA_FILES_LIFETIME=" in (ROOT / "deploy" / "example.env").read_text()
+
+
+def test_every_app_service_mounts_the_one_storage():
+    for name in APP_SERVICES - {"migrate"}:
+        assert "media:/app/media" in SERVICES[name]["volumes"], name

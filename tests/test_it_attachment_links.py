@@ -1,14 +1,14 @@
-"""W3: an attachment's temporary_download_url downloads that one file until it expires; a
-tampered or expired link is a 404."""
+"""W3, M4: an attachment's temporary_download_url downloads that one file from the storage until
+it expires; a tampered or expired link is a 404."""
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import override_settings
 
 from webhooks.endpoints import links
+from whatsapp.media import storage
+from whatsapp.media.models import MediaFile
 from whatsapp.models import Message
 from whatsapp.store import store_message
 
@@ -16,36 +16,18 @@ CONTENT = b"%PDF-1.4 the invoice"
 
 
 @pytest.fixture
-def file_server():
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/pdf")
-            self.send_header("Content-Length", str(len(CONTENT)))
-            self.end_headers()
-            self.wfile.write(CONTENT)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/media/1.pdf"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def message(chat, file_server):
-    return store_message(
+def message(chat):
+    """A received message whose file is stored."""
+    message = store_message(
         chat,
         direction=Message.RECEIVED,
         origin="contact",
-        attachment_url=file_server,
         attachment_name="invoice.pdf",
         attachment_mime="application/pdf",
-        attachment_size=len(CONTENT),
     )
+    name = storage.save_bytes(storage.path_for(chat.account.workspace_id, "invoice.pdf"), CONTENT)
+    MediaFile.keep(message, name, len(CONTENT)).settle(size=len(CONTENT))
+    return message
 
 
 def path_of(link):
@@ -55,7 +37,7 @@ def path_of(link):
 def test_it_downloads_the_file(client, message):
     response = client.get(path_of(links.make(message.pk)))
     assert response.status_code == 200
-    assert response.content == CONTENT
+    assert b"".join(response.streaming_content) == CONTENT
     assert response["Content-Type"] == "application/pdf"
     assert 'filename="invoice.pdf"' in response["Content-Disposition"]
 
@@ -94,7 +76,8 @@ def test_a_message_without_a_file_is_a_404(client, chat):
 def test_it_streams_a_file_uploaded_on_the_chat_page(client, chat):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from whatsapp.attachments import store_upload
+    from whatsapp.attachments import store_upload, stored_name
+    from whatsapp.media.sent import keep_upload
 
     stored = store_upload(SimpleUploadedFile("scan.pdf", CONTENT, "application/pdf"))
     message = store_message(
@@ -106,6 +89,7 @@ def test_it_streams_a_file_uploaded_on_the_chat_page(client, chat):
         attachment_mime="application/pdf",
         attachment_size=len(CONTENT),
     )
+    keep_upload(message, stored_name(stored), len(CONTENT))
     response = client.get(path_of(links.make(message.pk)))
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == CONTENT

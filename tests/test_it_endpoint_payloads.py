@@ -12,6 +12,7 @@ from webhooks.endpoints import event_types as types
 from webhooks.outbound import dispatch
 from whatsapp.models import Chat, Message
 from whatsapp.store import store_message
+from whatsapp.transports.simulator import simulator_for
 
 AT = datetime(2024, 1, 8, 10, 35, 18, tzinfo=UTC)
 
@@ -84,19 +85,12 @@ def test_a_group_message_has_empty_phones(account, group_chat, subscribe, receiv
 
 
 def test_a_message_with_a_file_carries_a_temporary_download_url(
-    account, chat, subscribe, receiver, clock
+    account, chat, subscribe, receiver, clock, tmp_path
 ):
     endpoint = subscribe(types.MESSAGE_NEW)
-    store_message(
-        chat,
-        direction=Message.RECEIVED,
-        origin="contact",
-        text="",
-        attachment_url="https://media.example/1.pdf",
-        attachment_name="invoice.pdf",
-        attachment_mime="application/pdf",
-        attachment_size=1234,
-    )
+    path = tmp_path / "invoice.pdf"
+    path.write_bytes(b"%PDF-1.4 " + b"x" * 1225)
+    simulator_for(account).receive(from_phone=chat.phone, text="", file=str(path))
     body, _ = delivered_body(receiver, endpoint)
     [item] = body["message"]["attachments"]
     assert list(item) == ["temporary_download_url", "filename", "size", "mimetype"]

@@ -8,6 +8,7 @@ import time_machine
 from webhooks.endpoints import event_types as types
 from webhooks.endpoints.events import replay
 from webhooks.outbound import dispatch
+from whatsapp.media.models import MediaFile
 from whatsapp.models import Account, Message
 from whatsapp.store import store_message
 from whatsapp.transports.simulator import SimulatorTransport
@@ -53,13 +54,10 @@ def test_an_endpoint_filtered_by_account_gets_only_that_account_s_events(
 def test_a_replay_refreshes_attachment_links(chat, subscribe, receiver):
     endpoint = subscribe(types.MESSAGE_NEW)
     with time_machine.travel(START, tick=False):
-        store_message(
-            chat,
-            direction=Message.RECEIVED,
-            origin="contact",
-            attachment_url="https://media.example/1.jpg",
-            attachment_name="1.jpg",
+        message = store_message(
+            chat, direction=Message.RECEIVED, origin="contact", attachment_name="1.jpg"
         )
+        MediaFile.keep(message, "media/1.jpg", 3).settle(size=3)
     with time_machine.travel(START + timedelta(days=2), tick=False):
         replay(endpoint, since=START - timedelta(hours=1))
     dispatch.deliver_due()

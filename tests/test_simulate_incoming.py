@@ -56,7 +56,7 @@ def test_it_creates_a_group_that_does_not_exist_yet(account, capsys):
         (["--account", "+15105566000"], "No WhatsApp account with the phone +15105566000"),
         (["--account", "not-a-phone"], "is not an international phone number"),
         (["--account", "+15105566777", "--from", "12"], "is not an international phone number"),
-        (["--account", "+15105566777", "--text", " "], "--text must not be empty"),
+        (["--account", "+15105566777", "--text", " "], "Give --text, --file or both"),
         (["--account", "+15105566777", "--workspace", "Nope"], "No workspace named"),
     ],
 )

@@ -21,6 +21,8 @@ from django.test import TestCase
 from credits.models import grant
 from tests.fake_waha import CORE_NO_FILES, FIXTURES, PLUS, fixture
 from whatsapp import sender
+from whatsapp.media import downloads
+from whatsapp.media.models import MediaFile
 from whatsapp.models import Message
 from whatsapp.outbox import queue_message
 from whatsapp.waha_sweep import sweep
@@ -109,10 +111,13 @@ def check_all_calls(fake):
     for method, path, body, headers in fake.calls:
         if path in fake.files:
             continue  # a file download (file_url), not WAHA's API
+        if path.startswith("/api/files/"):  # a received file WAHA keeps, behind its key
+            assert headers.get("X-Api-Key") == fake.api_key
+            continue
         assert headers.get("X-Api-Key") == fake.api_key
         check_request(method, path, body)
     for method, path, status, answer in fake.answers:
-        if path not in fake.files:
+        if path not in fake.files and not path.startswith("/api/files/"):
             check_answer(method, path, status, answer)
 
 
@@ -161,6 +166,25 @@ def test_sending_and_reading_back_speak_wahas_api(waha_account, waha_chat, fake_
     fake_waha.message("14151231234@c.us", "missed")
     sweep()
     assert Message.objects.filter(text="missed").exists()
+    check_all_calls(fake_waha)
+
+
+@pytest.mark.parametrize("waha_server", ENGINES, ids=str)
+def test_fetching_received_files_speaks_wahas_api(waha_account, fake_waha, post_event):
+    """M1: a file from its media.url, and again through the message (downloadMedia=true) when
+    WAHA's copy is gone or the event had none."""
+    for n in range(3):
+        payload = fake_waha.message_with_file("14151231234@c.us", b"%PDF", "application/pdf", "a")
+        if n == 2:
+            payload["media"] = None
+        post_event(fake_waha.event(payload))
+        if n == 0:
+            downloads.drain_now()  # from its media.url
+        if n == 1:
+            fake_waha.expire_files()
+    downloads.drain_now()
+    assert MediaFile.objects.filter(state=MediaFile.STORED).count() == 3
+    assert sum("/messages/" in p for p in fake_waha.paths("GET")) == 2
     check_all_calls(fake_waha)
 
 

@@ -59,8 +59,9 @@ def test_a_sweep_stores_every_dropped_message_once_and_a_second_finds_nothing(
     with CaptureQueriesContext(db) as queries:
         assert sweep() == {waha_connection.pk: 0}
     assert len(fake_waha.calls) == 1 + len(CHATS)  # the chats, then each chat's messages
-    # The lease (take, release), the accounts, then per account: its turn, known ids, counters.
-    assert len(queries) <= 2 + 1 + 3
+    # The lease (take, release), the accounts, then per account: its turn, known ids, counters,
+    # its files still to fetch (tried again).
+    assert len(queries) <= 2 + 1 + 4
     waha_connection.refresh_from_db()
     assert (waha_connection.last_recovered, waha_connection.recovered) == (0, dropped)
 

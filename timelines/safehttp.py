@@ -433,6 +433,7 @@ def request(
     follow_redirects=True,
     trusted=(),
     total_timeout=None,
+    into=None,
 ):
     """Make one request (following up to MAX_REDIRECTS checked redirects); return a Response.
 
@@ -448,6 +449,9 @@ def request(
     exchange - connecting, waiting for the headers, every piece of the body and the close - so
     that a server dripping a byte at a time, or keeping the connection open after the last one,
     cannot hold a worker past it (the paced sender counts on that, SPEC P8).
+
+    `into` (a writable binary file): the body is written there as it arrives, in constant
+    memory whatever its size (received media, SPEC M1), and the Response's content is empty.
     """
     own_session = session is None
     http = new_session() if own_session else session
@@ -472,7 +476,7 @@ def request(
                     if raw.status_code in (301, 302, 303) and method != "HEAD":
                         method, data, json = "GET", None, None
                     continue
-                content = _read_capped(raw, max_bytes, timeout, deadline)
+                content = _read_capped(raw, max_bytes, timeout, deadline, into)
                 return Response(
                     status=raw.status_code,
                     headers={k.lower(): v for k, v in raw.headers.items()},
@@ -533,7 +537,7 @@ def _within(timeout, deadline):
     return min(timeout, left)
 
 
-def _read_capped(raw, max_bytes, timeout=DEFAULT_TIMEOUT, deadline=None):
+def _read_capped(raw, max_bytes, timeout=DEFAULT_TIMEOUT, deadline=None, into=None):
     declared = raw.headers.get("content-length", "")
     if max_bytes is not None and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(max_bytes)
@@ -543,7 +547,10 @@ def _read_capped(raw, max_bytes, timeout=DEFAULT_TIMEOUT, deadline=None):
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
                 raise TooLarge(max_bytes)
-            chunks.append(chunk)
+            if into is not None:
+                into.write(chunk)
+            else:
+                chunks.append(chunk)
     except (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
         raise FetchError("timed out while reading the response") from None
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:

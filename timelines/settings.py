@@ -141,9 +141,36 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 
-# Files uploaded on the chat page wait here until the sender reads them (whatsapp/attachments.py).
-# Every web server and worker must see the same directory (or set STORAGES to a shared storage).
+# Every file a message carries (SPEC M2): Django's default storage, read and written by the web
+# app and every worker alike — a directory (MEDIA_ROOT) on the embedded default, shared by every
+# process; an S3-compatible object store when MEDIA_S3_BUCKET is set (several machines).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", default="")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            # Links redirect to a presigned URL that lasts this long (seconds): a link followed
+            # later is signed again, so short is enough.
+            "querystring_expire": env.int("MEDIA_S3_PRESIGNED_SECONDS", default=300),
+            "file_overwrite": False,
+            "default_acl": None,
+            "signature_version": "s3v4",
+        },
+    }
+# The largest received file kept (bytes; a larger one is marked unavailable, saying so), and how
+# many days files are kept before the daily retention task removes them (the message stays).
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+MEDIA_RETENTION_DAYS = env.int("MEDIA_RETENTION_DAYS", default=90)
 
 # The demo owner's password, when chosen (`manage.py demo`), and where a generated one is kept,
 # to show it again (git-ignored).

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from timelines.admin import ReadOnlyAdmin
-from whatsapp.models import Account, Chat, EarlyAck, Message, WahaConnection
+from whatsapp.models import Account, Chat, EarlyAck, MediaFile, Message, WahaConnection
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
 from whatsapp.waha_server import Server
@@ -287,3 +287,14 @@ class EarlyAckAdmin(ReadOnlyAdmin):
     list_display = ["external_id", "status", "account", "at", "received_at"]
     list_select_related = ["account"]
     search_fields = ["external_id", "account__phone"]
+
+
+@admin.register(MediaFile)
+class MediaFileAdmin(ReadOnlyAdmin):
+    """The files messages carry (SPEC M): where each is stored, or why it is not. Read-only: the
+    download worker, the sender and retention write them."""
+
+    list_display = ["message", "state", "size", "workspace", "stored_at", "attempts", "reason"]
+    list_filter = ["state"]
+    list_select_related = ["message", "workspace"]
+    search_fields = ["message__message_id", "name"]

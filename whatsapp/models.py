@@ -238,7 +238,15 @@ class Chat(models.Model):
             )
             if created:
                 chat.announce_created(direction)
+            elif name and name != phone and chat.name in ("", phone):
+                chat.learn_name(name)
         return chat, created
+
+    def learn_name(self, name):
+        """Name a chat that knows only the number (one an integrator started by phone) after
+        the name the contact chose on WhatsApp (SPEC M7); a name anyone set is kept."""
+        Chat.objects.filter(pk=self.pk, name=self.name).update(name=name)
+        self.name = name
 
     def announce_created(self, direction):
         """Tell the apps above that this chat was created; call inside the transaction that
@@ -366,6 +374,12 @@ class Message(models.Model):
         return bool(self.attachment_name or self.attachment_url)
 
     @property
+    def file_follows(self):
+        """A received or phone-typed message's file is fetched after the message is stored
+        (SPEC M1): the message is complete, and announced with it, once the file is settled."""
+        return self.has_attachment and self.origin in FILE_FOLLOWS
+
+    @property
     def permalink_anchor(self):
         """The fragment that points at this message on its chat page."""
         return f"m-{self.message_id.split(':')[-1]}"
@@ -386,6 +400,10 @@ class Message(models.Model):
     def permalink(self):
         """An absolute link that opens the chat page at this message (aggregation text)."""
         return f"{self.chat.chat_url}?around={self.message_id}#{self.permalink_anchor}"
+
+
+# Where a message's file comes from the transport after the message (whatsapp.media).
+FILE_FOLLOWS = (Message.ORIGIN_CONTACT, Message.ORIGIN_PHONE, Message.ORIGIN_API)
 
 
 class EarlyAck(models.Model):
@@ -537,3 +555,6 @@ DISCONNECTED_STATUSES = ("STOPPED", "FAILED", "SCAN_QR_CODE")
 def _restricted(restrictions):
     """WhatsApp's limits on starting new chats, as WAHA reports them in `me`."""
     return {"restrictions": restrictions} if restrictions else {}
+
+
+from whatsapp.media.models import MediaFile  # noqa: E402,F401  (the app's models, one module each)

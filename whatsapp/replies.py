@@ -13,6 +13,7 @@ from django.forms.utils import ErrorDict
 from credits.models import Balance, QuotaExceeded
 from timelines import safehttp
 from whatsapp.attachments import MAX_ATTACHMENT_BYTES, store_upload, stored_name
+from whatsapp.media import sent
 from whatsapp.models import Message
 from whatsapp.outbox import message_cost, queue_message
 
@@ -109,13 +110,16 @@ def send_reply(chat, form):
     url = store_upload(data["file"]) if data.get("file") else data.get("file_url") or ""
     try:
         with transaction.atomic():
-            return queue_message(
+            message = queue_message(
                 chat,
                 text=(data.get("text") or "").strip("\r\n"),
                 origin=Message.ORIGIN_WEB,
                 attachment_url=url,
                 attachment_name=form.attachment_name(),
             )
+            if (stored := stored_name(url)) is not None:
+                sent.keep_upload(message, stored, data["file"].size)
+            return message
     except QuotaExceeded:
         if (stored := stored_name(url)) is not None:
             default_storage.delete(stored)

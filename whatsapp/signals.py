@@ -24,3 +24,7 @@ chat_responsible_changed = Signal()
 # An account became connected or disconnected. Arguments: account, previous (the status before),
 # reason (words for people, may be "").
 account_status_changed = Signal()
+
+# A received (or phone-typed) message's file was stored, or found unavailable: the message is
+# complete (its size known) and can be announced with it. Arguments: message.
+media_settled = Signal()

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from whatsapp import views, waha_connect, waha_webhook
+from whatsapp.media import views as media_views
 
 app_name = "whatsapp"
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("chat/<int:chat_id>/reply/", views.reply, name="reply"),
     path("chat/<int:chat_id>/statuses/", views.statuses, name="statuses"),
     path("chat/<int:chat_id>/assign/", views.assign, name="assign"),
+    path("chat/<int:chat_id>/files/<str:message_id>/", media_views.message_file, name="file"),
     path("whatsapp/waha/<str:secret>/", waha_webhook.events, name="waha_events"),
     path("w/<int:workspace_id>/accounts/", waha_connect.accounts, name="accounts"),
     path("w/<int:workspace_id>/accounts/connect/", waha_connect.connect, name="waha_connect"),

@@ -1,5 +1,6 @@
 """The owner's chat pages: the workspace's chats, one chat's messages, replying and assigning."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -10,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from timelines.access import workspace_for_member
+from whatsapp.media.retention import used_bytes
 from whatsapp.models import Chat, Message
 from whatsapp.replies import ReplyForm, ReplyRefused, send_reply
 
@@ -27,7 +29,14 @@ def chats(request, workspace_id):
         .with_last_message()
     )
     page = Paginator(rows, CHATS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"workspace": workspace, "page": page, "members": _members(workspace)}
+    context = {
+        "workspace": workspace,
+        "page": page,
+        "members": _members(workspace),
+        # The storage the workspace's files take (SPEC M5), for its owner.
+        "storage_used": used_bytes(workspace) if workspace.owner_id == request.user.pk else None,
+        "retention_days": settings.MEDIA_RETENTION_DAYS,
+    }
     return render(request, "whatsapp/chats.html", context)
 
 
@@ -43,7 +52,7 @@ def message_ids(*given):
 
 
 def _chat_page(request, chat, query, form=None, status=200):
-    paginator = Paginator(chat.messages.all(), MESSAGES_PER_PAGE)
+    paginator = Paginator(chat.messages.select_related("media"), MESSAGES_PER_PAGE)
     [around_id] = message_ids(query.get("around", "")) or [None]
     around = chat.messages.filter(message_id=around_id).first() if around_id else None
     page = paginator.get_page(_page_number(query, paginator, around))
@@ -54,6 +63,7 @@ def _chat_page(request, chat, query, form=None, status=200):
         "around": around,
         "form": form or ReplyForm.refused(request.session, chat.pk) or ReplyForm(),
         "members": _members(chat.account.workspace),
+        "retention_days": settings.MEDIA_RETENTION_DAYS,
     }
     return render(request, "whatsapp/chat.html", context, status=status)
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from timelines import safehttp
 from whatsapp.delivery import report_delivery
 from whatsapp.jids import InvalidJid, is_group_jid
+from whatsapp.media import received
 from whatsapp.models import STATUS_LENGTH, Account, Chat, Message
 from whatsapp.phones import InvalidPhone
 from whatsapp.store import store_message
@@ -122,6 +123,7 @@ class Incoming:
     def __init__(self, payload, engine="", resolve=lambda lid: ""):
         payload_id = text(payload.get("id"))
         self.key = message_key(payload_id)[:200]
+        self.serialized = payload_id  # WAHA's own id of it, to ask for its file again
         if not self.key:
             raise BadEvent("the message has no id")
         self.from_me = payload.get("fromMe") is True
@@ -275,7 +277,7 @@ def store_incoming(account, incoming):
         if incoming.is_group:
             sender_phone = phone_of(incoming.participant)
             fields["sender_name"] = incoming.name or sender_phone or incoming.participant
-    return store_message(
+    message = store_message(
         chat,
         direction=direction,
         origin=origin,
@@ -283,6 +285,9 @@ def store_incoming(account, incoming):
         external_id=incoming.key,
         **fields,
     )
+    if incoming.media:
+        received.expect(message, incoming.media["attachment_url"], incoming.serialized)
+    return message
 
 
 def chat_for(account, incoming):

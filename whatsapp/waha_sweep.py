@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from timelines import workers
 from whatsapp.jids import InvalidJid
+from whatsapp.media import received
 from whatsapp.models import Account, Message, WahaConnection
 from whatsapp.phones import InvalidPhone
 from whatsapp.transports.waha import WahaClient, WahaError, message_key, waha_chat_id
@@ -83,6 +84,7 @@ def sweep_account(connection, now, deadline=float("inf")):
     except WahaError as exc:
         log.warning("WAHA sweep of connection %s could not read back: %s", connection.pk, exc)
     count = store_missing(connection, listed) if listed else 0
+    received.retry(connection.account)  # its files still to fetch (SPEC M1)
     WahaConnection.objects.filter(pk=connection.pk).update(
         last_recovered=count, recovered=F("recovered") + count
     )

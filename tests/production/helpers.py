@@ -19,7 +19,7 @@ from timelines.models import Workspace
 from webhooks.endpoints import links
 from webhooks.endpoints.models import ApiToken
 from webhooks.inbound.models import InboundWebhook
-from whatsapp.models import Account, Chat
+from whatsapp.models import Account, Chat, WahaConnection
 
 _probes = itertools.count(1)
 _numbers = itertools.count(1)
@@ -184,6 +184,20 @@ def tenant(name, credits=0, accounts=1, password="pw-production-owner-1"):
         grant(workspace, credits, "production-shape suite")
     webhook = InboundWebhook.for_workspace(workspace)
     return Tenant(workspace, owner, connected, webhook, password)
+
+
+def linked_to_waha(shop, fake):
+    """A new account of `shop`, linked through the fake WAHA `fake` (session 'default')."""
+    connection = WahaConnection.objects.create(
+        workspace=shop.workspace,
+        base_url=fake.url,
+        api_key=fake.api_key,
+        session="default",
+        server={"version": fake.version, "engine": fake.engine, "tier": fake.tier},
+    )
+    fake.sessions["default"] = {}
+    shop.accounts.append(connection.link(next_number()))
+    return connection
 
 
 def direct_chat(account, phone=None, name=""):

@@ -27,8 +27,8 @@ from credits.models import LedgerEntry
 from tests.fake_waha import CORE_NEW, FakeWaha
 from tests.production.clusters import swapped_clusters
 from tests.production.conftest import ARTIFACTS
-from tests.production.helpers import next_number, post, tenant
-from whatsapp.models import Message, WahaConnection
+from tests.production.helpers import linked_to_waha, post, tenant
+from whatsapp.models import Message
 
 pytestmark = pytest.mark.production
 
@@ -108,15 +108,7 @@ def waha(orm):
 @pytest.fixture
 def shop(orm, waha):
     found = tenant("Fenced", credits=30, accounts=0)
-    connection = WahaConnection.objects.create(
-        workspace=found.workspace,
-        base_url=waha.url,
-        api_key=waha.api_key,
-        session="default",
-        server={"version": waha.version, "engine": waha.engine, "tier": waha.tier},
-    )
-    waha.sessions["default"] = {}
-    found.accounts.append(connection.link(next_number()))
+    linked_to_waha(found, waha)
     return found
 
 

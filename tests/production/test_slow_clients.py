@@ -18,6 +18,7 @@ import pytest
 
 from tests.production.conftest import ARTIFACTS, MEDIA_ROOT, SECRET_KEY
 from tests.production.helpers import attachment_link, direct_chat, new_probe, post, tenant
+from whatsapp.media.models import MediaFile
 from whatsapp.models import Message
 
 pytestmark = pytest.mark.production
@@ -47,6 +48,7 @@ def shop(server, django_db_blocker):
             attachment_name="answer.bin",
             attachment_mime="application/octet-stream",
         )
+        MediaFile.keep(message, str(stored), ANSWER_BYTES)
     body = {"action": "send", "chat_id": str(chat.chat_id), "text": "beside slow clients"}
     return shop, body, attachment_link(message, SECRET_KEY)
 

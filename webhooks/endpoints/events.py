@@ -3,7 +3,9 @@ the transaction that made the change, so the event row and its deliveries commit
 with it: an event is never lost, and never emitted for a change that rolled back.
 
 Messages are announced at the same moments as v1 (webhooks.outbound.events): received ones when
-stored, ours when WhatsApp accepted them; attachments included."""
+stored, ours when WhatsApp accepted them; attachments included. A received (or phone-typed)
+message with a file waits for its file: it is announced when the file is stored or found
+unavailable, so that the payload's size is right and its link serves the file."""
 
 from django.db import transaction
 from django.dispatch import receiver
@@ -20,6 +22,7 @@ from whatsapp.signals import (
     account_status_changed,
     chat_created,
     chat_responsible_changed,
+    media_settled,
     message_status_changed,
     message_stored,
 )
@@ -29,6 +32,14 @@ REPORTED_STATUSES = (Message.DELIVERED, Message.READ, Message.FAILED)
 
 @receiver(message_stored, dispatch_uid="endpoints-message-stored")
 def on_message_stored(sender, message, **kwargs):
+    if new_when_stored(message) and not message.file_follows:
+        _message_new(message)
+
+
+@receiver(media_settled, dispatch_uid="endpoints-media-settled")
+def on_media_settled(sender, message, **kwargs):
+    """A received file was stored (or found unavailable): its message is news now, with the
+    file's size in the payload and a link that serves it (SPEC M4)."""
     if new_when_stored(message):
         _message_new(message)
 

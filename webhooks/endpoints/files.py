@@ -1,76 +1,17 @@
-"""Serving an attachment by its temporary_download_url (W3): a file uploaded on the chat page
-streamed from the storage, or the transport's media (or the file's own URL) fetched through the
-outbound-HTTP seam and handed over. Anything wrong with the link — tampered, expired, the message
-gone or without a file — is a 404."""
+"""Serving an attachment by its temporary_download_url (W3, SPEC M4): the link names the message
+(signed, expiring); the file is served as every file is (whatsapp.media.serve). A tampered or
+expired link, or a message gone: 404."""
 
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404
 
-from timelines import safehttp
 from webhooks.endpoints import links
-from whatsapp.attachments import stored_name
+from whatsapp.media.serve import file_response
 from whatsapp.models import Message
-
-MAX_BYTES = 64 * 1024 * 1024
 
 
 def attachment(request, token):
     message_id = links.read(token)
-    message = Message.objects.filter(pk=message_id).select_related("chat__account").first()
-    if message is None or not message.attachment_url:
+    message = Message.objects.filter(pk=message_id).select_related("media").first()
+    if message is None:
         raise Http404("No such file")
-    if (stored := stored_name(message.attachment_url)) is not None:
-        return _stored(message, stored)
-    try:
-        fetched = safehttp.request(
-            "GET",
-            message.attachment_url,
-            headers=_transport_headers(message),
-            timeout=20,
-            total_timeout=60,
-            max_bytes=MAX_BYTES,
-            trusted=_trusted(message),
-        )
-    except safehttp.FetchError:
-        return HttpResponse("The file cannot be fetched right now.", status=502)
-    if not fetched.ok:
-        return HttpResponse("The file cannot be fetched right now.", status=502)
-    response = HttpResponse(
-        fetched.content, content_type=message.attachment_mime or fetched.content_type or ""
-    )
-    return _as_download(response, message)
-
-
-def _stored(message, name):
-    try:
-        opened = default_storage.open(name)
-    except OSError:
-        raise Http404("No such file") from None
-    response = FileResponse(opened, content_type=message.attachment_mime or None)
-    return _as_download(response, message)
-
-
-def _as_download(response, message):
-    name = message.attachment_name.replace('"', "")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _settings(message):
-    account = message.chat.account
-    return account.transport_settings if account.transport == "waha" else {}
-
-
-def _transport_headers(message):
-    """WAHA serves received media under its own URL, behind its API key."""
-    config = _settings(message)
-    base = config.get("base_url", "")
-    if base and message.attachment_url.startswith(base) and config.get("api_key"):
-        return {"X-Api-Key": config["api_key"]}
-    return {}
-
-
-def _trusted(message):
-    base = _settings(message).get("base_url", "")
-    return (safehttp.origin(base),) if base else ()
+    return file_response(message)

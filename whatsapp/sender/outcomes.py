@@ -17,6 +17,7 @@ from django.db.models.functions import Concat
 
 from credits.models import refund
 from whatsapp.delivery import apply_early_acks
+from whatsapp.media import sent
 from whatsapp.models import Message
 from whatsapp.sender.sending import NOT_HANDED_OVER
 from whatsapp.status import move
@@ -73,6 +74,7 @@ def record_sent(outcomes):
         if outcome.attachment is not None:
             message.attachment_mime = outcome.attachment.mime[:100]
             message.attachment_size = outcome.attachment.size
+            sent.record(message, outcome.kept, outcome.attachment.size)
     # Only an id the transport answered with: a transport event (the echo of the message) may
     # have recorded the provider's id already, and an empty answer must not erase it.
     with_id = [o.job.message for o in outcomes if o.external_id]

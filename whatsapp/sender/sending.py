@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from whatsapp.attachments import DOWNLOAD_DEADLINE, AttachmentError, fetch_attachment
+from whatsapp.media import sent
 from whatsapp.models import Message
 from whatsapp.transports import TransportError
 
@@ -69,6 +70,7 @@ class Outcome:
     permanent: bool = False
     called: bool = True  # the transport was called: the gap after it applies
     attachment: object = field(default=None, repr=False)
+    kept: str = ""  # where the bytes sent were stored (whatsapp.media.sent)
 
     @property
     def ok(self):
@@ -88,7 +90,10 @@ def execute(job, clock):
         if not job.may_call(started):
             return Outcome(job, started, error=NOT_HANDED_OVER, called=False)
         external_id = message.chat.account.get_transport().send(message, attachment)
-        return Outcome(job, clock.now(), started, external_id=external_id, attachment=attachment)
+        kept = sent.store_sent(message, attachment) if attachment is not None else ""
+        return Outcome(
+            job, clock.now(), started, external_id=external_id, attachment=attachment, kept=kept
+        )
     except AttachmentError as exc:
         return Outcome(job, clock.now(), error=str(exc), permanent=True, called=False)
     except TransportError as exc:

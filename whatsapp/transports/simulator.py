@@ -9,6 +9,7 @@ bridge takes 100-500 ms (bench/pacing.py --latency). Received messages are injec
 
 import time
 import uuid
+from pathlib import Path
 
 from django.db import transaction
 
@@ -48,19 +49,22 @@ class SimulatorTransport(Transport):
             raise NotOnWhatsApp(phone)
         return f"sim-{uuid.uuid4().hex}"
 
-    def receive(self, *, from_phone, text, name="", group=""):
+    def receive(self, *, from_phone, text, name="", group="", file=None):
         """Store a received message as if the contact had sent it; returns the Message.
 
         With `group`, the message arrives in the group chat of that name (created if needed)
-        from the participant `from_phone`.
+        from the participant `from_phone`. With `file` (a local path) the message carries that
+        file, stored at once: the simulator hands the bytes over.
         """
+        from whatsapp.media import received
+
         from_phone = normalize_phone(from_phone)
         with transaction.atomic():
             if group:
                 chat, created = self._group_chat(group)
             else:
                 chat, created = Chat.get_or_create_direct(self.account, from_phone, name)
-            return store_message(
+            message = store_message(
                 chat,
                 direction=Message.RECEIVED,
                 origin=Message.ORIGIN_CONTACT,
@@ -69,7 +73,11 @@ class SimulatorTransport(Transport):
                 external_id=f"sim-{uuid.uuid4().hex}",
                 sender_name=name or from_phone,
                 sender_phone=from_phone,
+                **(received.file_fields(file) if file else {}),
             )
+            if file:
+                received.keep_local(message, Path(file))
+            return message
 
     def _group_chat(self, name):
         existing = Chat.objects.filter(account=self.account, is_group=True, name=name).first()

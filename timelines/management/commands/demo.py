@@ -18,7 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from credits.models import LedgerEntry, grant
-from timelines import site
+from timelines import demo_conversation, site
 from timelines.commands import TimelinesCommand
 from timelines.models import Workspace
 from whatsapp.models import Account, Chat
@@ -57,8 +57,9 @@ class Command(TimelinesCommand):
             owner, password = self.owner(reset_password)
             workspace = self.demo_workspace(owner)
             account = self.account(workspace, owner)
-            self.chats(account)
+            chat, _ = self.chats(account)
             self.credits(workspace)
+            demo_conversation.seed(account, chat)
             # Further steps (a feature's demo data) go here.
         self.say(self.banner(password))
 

@@ -1,5 +1,7 @@
 """Store a received message through the simulator, as if a contact had written to an account."""
 
+from pathlib import Path
+
 from django.core.management.base import CommandError
 
 from timelines.commands import TimelinesCommand
@@ -23,19 +25,22 @@ class Command(TimelinesCommand):
         parser.add_argument("--from", dest="from_phone", required=True, help="the sender's phone")
         parser.add_argument("--name", default="", help="the sender's name")
         parser.add_argument("--group", default="", help="a group chat's name (created if needed)")
-        parser.add_argument("--text", required=True)
+        parser.add_argument("--text", default="")
+        parser.add_argument("--file", default="", help="a local file the message carries")
         parser.add_argument(
             "--workspace", help="name or id, when several workspaces have the phone"
         )
 
-    def run(self, *, account, from_phone, name, group, text, workspace, **options):
+    def run(self, *, account, from_phone, name, group, text, file, workspace, **options):
         # Arguments first, the database after: a typo is reported the same on any database.
-        if not text.strip():
-            raise CommandError("--text must not be empty.")
+        if not text.strip() and not file:
+            raise CommandError("Give --text, --file or both.")
+        if file and not Path(file).is_file():
+            raise CommandError(f"--file {file}: no such file.")
         from_phone = normalize_phone(from_phone)
         found = self.account(account, workspace)
         message = simulator_for(found).receive(
-            from_phone=from_phone, text=text, name=name, group=group
+            from_phone=from_phone, text=text, name=name, group=group, file=file or None
         )
         return {"message_id": message.message_id, "chat_id": message.chat.chat_id}
 
