@@ -29,6 +29,7 @@ HANDOVER_LEAD = 4
 RENEW_EVERY = 1  # seconds between two renewals of a dispatcher's lease
 START_GRACE = 45  # seconds a queued dispatcher task has to start before its lease frees itself
 KEEPER_EVERY = 2  # seconds (about) between two looks of the keeper at the dispatchers' leases
+BEAT_EVERY = 5  # the keeper's looks between two heartbeats of its process (about 10 s)
 
 
 def task_timeout():
@@ -152,14 +153,16 @@ def expire_waiting(now):
     count = 0
     for message in old.iterator():
         with transaction.atomic():
-            count += fail(message, error, now, expected=[Message.QUEUED])
+            count += fail(message, error, now, expected=[Message.QUEUED], reason="disconnected")
     return count
 
 
 class Keeper:
     """A thread in every qcluster worker process that looks at the dispatchers' leases every
     couple of seconds and starts the missing ones: a dispatcher that died (a killed or frozen
-    process) is replaced as soon as its lease expires, not at the next one-minute tick."""
+    process) is replaced as soon as its lease expires, not at the next one-minute tick. It is
+    also the process's heartbeat (timelines.workers.beat, about every 10 s): the readiness check
+    and the metrics see from it that a worker lives, whatever task the process is running."""
 
     started = False
     lock = threading.Lock()
@@ -174,9 +177,14 @@ class Keeper:
 
     @staticmethod
     def run():
+        started_at, looks = timezone.now(), 0
         while True:
-            time.sleep(KEEPER_EVERY * random.uniform(0.75, 1.25))
+            if looks:
+                time.sleep(KEEPER_EVERY * random.uniform(0.75, 1.25))
+            looks += 1
             try:
+                if looks % BEAT_EVERY == 1:
+                    workers.beat(started_at)
                 ensure_dispatchers()
             except Exception:  # the database restarting, say: try again next time
                 log.warning("the sender's keeper could not look at the dispatchers", exc_info=True)
