@@ -117,7 +117,7 @@ def test_it_counts_sends_failures_with_their_reason_and_refunds(client, workspac
 
 
 def test_it_reads_pending_deliveries_of_enabled_targets_from_the_database(client, outbound, chat):
-    for n in range(3):
+    for _ in range(3):
         Delivery.objects.create(webhook=outbound, kind=Delivery.MESSAGE, chat=chat, body="{}")
     samples = scrape(client)
     assert value(samples, "timelines_outbound_deliveries_pending") == 3
