@@ -8,7 +8,6 @@ instance out of rotation on a 503, where the library would answer 500).
 """
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connections
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from health_check.base import HealthCheck
 from health_check.checks import Database, Storage
 from health_check.exceptions import ServiceUnavailable
-from health_check.views import HealthCheckView
 
 from ops import backlogs
 
@@ -96,24 +95,24 @@ CHECKS = {
 }
 
 
-class Ready(HealthCheckView):
-    checks = [check for check, _ in CHECKS.values()]
+def ready(request):
+    """Run every check and answer SPEC H1's JSON. The library's checks are coroutines (sync ones
+    run in threads); they get an event loop of their own in a thread of their own, whatever the
+    serving thread is (gunicorn's sync worker, a test with a loop running)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="health") as runner:
+        results = runner.submit(asyncio.run, run_checks()).result()
+    response = JsonResponse(report(results), status=200 if passing(results) else 503)
+    add_never_cache_headers(response)
+    return response
 
-    @contextlib.contextmanager
-    def get_executor(self):
-        executor = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="health")
-        try:
-            yield executor
-        finally:
-            # A check that hangs past its deadline has been answered for: do not wait for it.
-            executor.shutdown(wait=False, cancel_futures=True)
 
-    async def get(self, request, *args, **kwargs):
-        with self.get_executor() as executor:
-            self.results = await asyncio.gather(
-                *(check.get_result(executor) for check in self.get_checks())
-            )
-        return JsonResponse(report(self.results), status=200 if passing(self.results) else 503)
+async def run_checks():
+    executor = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="health-check")
+    try:
+        return await asyncio.gather(*(check().get_result(executor) for check, _ in CHECKS.values()))
+    finally:
+        # A check that hangs past its deadline has been answered for: do not wait for it.
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 def passing(results):
@@ -136,4 +135,6 @@ def report(results):
 def live(request):
     """The process serves requests: nothing else is looked at (a restart would not mend a
     database that is down)."""
-    return JsonResponse({"status": "ok", "checks": {}})
+    response = JsonResponse({"status": "ok", "checks": {}})
+    add_never_cache_headers(response)
+    return response

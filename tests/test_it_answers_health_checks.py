@@ -3,6 +3,7 @@ broker, the storage, a worker's heartbeat and the sender's backlog, in SPEC's JS
 and says no secret. The checks run in threads with connections of their own, so the data they
 look at is committed (transactional_db)."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -115,3 +116,14 @@ def test_a_worker_keeps_one_heartbeat_row_and_stopped_ones_are_forgotten_after_a
     workers.beat(started)
     assert list(Heartbeat.objects.values_list("holder", flat=True)) == [workers.holder()]
     assert workers.newest_beat() >= started
+
+
+def test_it_answers_from_a_thread_that_runs_an_event_loop(client):
+    """The checks get a loop of their own: the serving thread may run one (an ASGI server, a
+    test with Playwright's loop) or none (gunicorn's sync workers)."""
+    beat()
+
+    async def serve():
+        return client.get("/health/ready")
+
+    assert asyncio.run(serve()).status_code == 200
