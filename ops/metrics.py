@@ -9,8 +9,6 @@ Two sources, each where it is true (docs/operators.md, "Watching it"):
   they are true whichever process answers and whatever process died.
 """
 
-import os
-
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
@@ -44,9 +42,9 @@ def metrics(request):
 
 
 def registry():
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.METRICS_DIR:
         counted = CollectorRegistry()
-        multiprocess.MultiProcessCollector(counted)
+        multiprocess.MultiProcessCollector(counted, path=settings.METRICS_DIR)
     else:
         counted = REGISTRY  # this process's own counts: development, tests
     both = CollectorRegistry()
