@@ -10,14 +10,15 @@ COPY timelines ./timelines
 COPY whatsapp ./whatsapp
 COPY webhooks ./webhooks
 COPY credits ./credits
+COPY ops ./ops
 COPY templates ./templates
 COPY manage.py gunicorn.conf.py ./
 RUN pip install . \
  && SECRET_KEY=only-for-collectstatic python manage.py collectstatic --noinput \
  && useradd --system --uid 10001 timelines \
- && mkdir media && chown timelines media
-# media/ (MEDIA_ROOT) is the one directory the app writes; a volume mounted there starts with
-# this owner.
+ && mkdir media metrics && chown timelines media metrics
+# media/ (MEDIA_ROOT) and metrics/ (PROMETHEUS_MULTIPROC_DIR) are the directories the app
+# writes; a volume mounted there starts with this owner.
 USER timelines
 
 EXPOSE 8000

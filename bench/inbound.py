@@ -109,7 +109,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_gunicorn(workers):
+def start_gunicorn(workers, **env):
     port = free_port()
     process = subprocess.Popen(
         [
@@ -122,6 +122,7 @@ def start_gunicorn(workers):
             "--log-level=warning",
         ],
         cwd=ROOT,
+        env={**os.environ, **env},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -229,10 +230,18 @@ def main():
         default=1,
         help="spread the endpoint's clients over this many workspaces (each has its own balance)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="instead: the endpoint counting its metrics (as deployed) against the same "
+        "endpoint counting nothing, taking turns",
+    )
     args = parser.parse_args()
     database = configure_environment()
     endpoints = prepare(args.workspaces)
     body = json.dumps(EXAMPLE_1).encode()
+    if args.metrics:
+        return metrics_cost(args, endpoints, body)
     server, port = start_gunicorn(args.workers)
     try:
         targets = {
@@ -302,6 +311,83 @@ def report(figures, database, args):
     print(f"endpoint CPU (app + database) / DRF + one INSERT, all rounds: {cost:.2f}x")
     ok = cost <= 2.5 and (inbound["p99_ms"] or 1e9) < 50
     print(f"target (CPU <= 2.5x DRF + one INSERT, p99 < 50 ms): {'met' if ok else 'NOT met'}")
+
+
+def metrics_cost(args, endpoints, body):
+    """The endpoint's CPU per accepted request with its counters kept in
+    PROMETHEUS_MULTIPROC_DIR's files (as deployed) over the same without any counting: two
+    gunicorns on the same database, taking turns round after round."""
+    directory = tempfile.mkdtemp(prefix="inbound-bench-metrics-")
+    servers = {
+        "metrics off": start_gunicorn(args.workers, BENCH_METRICS="off"),
+        "metrics on": start_gunicorn(args.workers, PROMETHEUS_MULTIPROC_DIR=directory),
+    }
+    rounds = {name: [] for name in servers}
+    try:
+        for _ in range(args.rounds):
+            for name, (server, port) in servers.items():
+                seconds = args.seconds / args.rounds
+                figure = measure(port, endpoints, body, seconds, args.connections, server)
+                rounds[name].append(figure)
+    finally:
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
+    figures = {
+        name: summarise([r for f in runs for r in f["runs"]]) for name, runs in rounds.items()
+    }
+    print(
+        f"gunicorn {args.workers} sync workers each, {args.connections} connections, "
+        f"{args.seconds:g} s per server, {args.rounds} rounds, the inbound endpoint"
+    )
+    for name, f in figures.items():
+        cpu = ", ".join(f"{k} {v:.2f}" for k, v in f["cpu_ms"].items())
+        print(
+            f"  {name:12} {f['accepted_per_s']:6.0f}/s p50 {f['p50_ms'] or 0:.1f} ms, "
+            f"p99 {f['p99_ms'] or 0:.1f} ms, CPU ms per accepted request: {cpu}"
+        )
+    print(f"  the counting itself, per accepted request: {counting_cost(directory):.1f} µs")
+    # The app's CPU only: the counting happens there, and the database does the same work
+    # either way (its share, sampled from backends that come and go, only adds noise).
+    off, on = rounds["metrics off"], rounds["metrics on"]
+    by_round = [app_ratio(b, a) for a, b in zip(off, on, strict=True)]
+    if None in by_round:
+        print("CPU per request: not measured (no /proc)")
+        return
+    print("app CPU metrics on / off, round by round: " + ", ".join(f"{r:.3f}x" for r in by_round))
+    total = app_ratio(figures["metrics on"], figures["metrics off"])
+    median = statistics.median(by_round)
+    met = abs(total - 1) <= 0.03
+    print(
+        f"app CPU metrics on / off: all rounds {total:.3f}x, median round {median:.3f}x "
+        f"(target: within 3 %: {'met' if met else 'NOT met'})"
+    )
+
+
+def app_ratio(target, reference):
+    app = reference["cpu_ms"].get("app")
+    return target["cpu_ms"]["app"] / app if app else None
+
+
+COUNTING = """
+import timeit
+from timelines.metrics import CREDITS_SPENT, INBOUND_REQUESTS
+def count():  # what an accepted inbound request counts
+    INBOUND_REQUESTS.labels("200").inc()
+    CREDITS_SPENT.inc(1)
+count()
+print(min(timeit.repeat(count, number=20000, repeat=5)) / 20000 * 1e6)
+"""
+
+
+def counting_cost(directory):
+    """Microseconds an accepted request spends counting, into PROMETHEUS_MULTIPROC_DIR's files:
+    steadier than the difference of two noisy CPU figures, and what that difference is made of."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": directory}
+    out = subprocess.run(
+        [sys.executable, "-c", COUNTING], cwd=ROOT, env=env, capture_output=True, check=True
+    )
+    return float(out.stdout)
 
 
 def cpu_ratio(target, reference):

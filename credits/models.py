@@ -25,6 +25,7 @@ deadlock this order exists to prevent.
 from django.db import models, transaction
 from django.db.models import F, Q, Sum
 
+from timelines.metrics import CREDITS_REFUNDED, CREDITS_SPENT, after_commit
 from timelines.models import Workspace
 
 
@@ -168,6 +169,8 @@ def reserve(workspace, amount, message_ref, reason=RESERVED_REASON):
         reserved = _apply(workspace, -amount, require_funds=True)
         if not reserved:
             entry.delete()
+        else:
+            after_commit(lambda: CREDITS_SPENT.inc(amount))
     if not reserved:
         raise QuotaExceeded()
 
@@ -196,4 +199,5 @@ def refund(workspace, message_ref, reason="Message failed"):
             reason=reason,
             message_ref=message_ref,
         )
+        after_commit(lambda: CREDITS_REFUNDED.inc(amount))
         return amount

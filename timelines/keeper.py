@@ -10,7 +10,10 @@ The apps register two kinds of work with it, in their AppConfig.ready():
 
 An alarm is a row (timelines.models.Alarm) whose time only moves earlier when set, and that is
 rung by a compare-and-swap, so on any number of processes and machines one of them runs the
-handler. The keeper sleeps until the next alarm or its next round, whichever comes first; an alarm
+handler. The keeper is also its process's heartbeat (timelines.workers.beat, about every 10 s): the
+readiness check and the metrics see from it that a worker lives, whatever task it is running.
+
+The keeper sleeps until the next alarm or its next round, whichever comes first; an alarm
 set by another process meanwhile is seen at the next round, so it rings on time when it is more
 than a round away (the earliest outbound retry is 8 s away).
 """
@@ -26,11 +29,13 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from timelines import workers
 from timelines.models import Alarm
 
 log = logging.getLogger(__name__)
 
 EVERY = 2  # seconds (about) between two rounds
+BEAT_EVERY = 10  # seconds (about) between two heartbeats of the process
 
 _looks = {}
 _handlers = {}
@@ -115,5 +120,13 @@ def start(sender=None, **kwargs):
 
 
 def _run():
+    started_at, beaten = timezone.now(), None
     while True:
+        if beaten is None or time.monotonic() - beaten >= BEAT_EVERY:
+            try:
+                workers.beat(started_at)
+                beaten = time.monotonic()
+            except Exception:
+                log.warning("the keeper could not record its heartbeat", exc_info=True)
+                connections.close_all()
         time.sleep(round_())

@@ -147,3 +147,20 @@ class Alarm(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Heartbeat(models.Model):
+    """A qcluster worker process saying it is alive: its keeper thread (timelines.keeper)
+    writes `beat_at` about every 10 s, whatever task the process is running. The newest beat is
+    the readiness check's and the metrics' worker heartbeat (SPEC H1, H2); a process that died
+    or froze stops beating, and its row is forgotten after a day (timelines.workers.beat)."""
+
+    holder = models.CharField(max_length=200, unique=True)  # host:pid, as in Lease.holder
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-beat_at"]
+
+    def __str__(self):
+        return self.holder

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "webhooks.inbound",
     "webhooks.outbound",
     "webhooks.endpoints",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -217,8 +218,17 @@ LOGGING = {
         "django": {"handlers": [], "propagate": True},
         "django.server": {"handlers": ["console"], "propagate": False},
         "django.db.backends": {"level": "INFO"},
+        # django-health-check logs each failing check with a traceback; ops/health.py logs one
+        # line instead (its own errors still show).
+        "health_check": {"level": "ERROR"},
     },
 }
+
+# /metrics (SPEC H2) answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a
+# 404. PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself, from the environment) is where
+# every process of the machine keeps its counts (timelines/metrics.py).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # django-q2 reads Q_CLUSTER once, at import. Without REDIS_URL the queue lives in the default
 # database (django-q2 would otherwise fall back to a Redis on localhost).

@@ -8,6 +8,8 @@ urlpatterns = [
     # First: the inbound endpoint takes the machine traffic, and Django tries the patterns in
     # order on every request. No other pattern matches its URLs, so the order changes no answer.
     path("", include("webhooks.inbound.urls")),
+    # Health, metrics and the operations page (ops/urls.py), before the admin's catch-all.
+    path("", include("ops.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from timelines.models import Lease
+from timelines.models import Heartbeat, Lease
 
 
 def holder():
@@ -93,3 +93,23 @@ def start_once(name, func, *args, seconds, task_name="", timeout=None):
         options["timeout"] = timeout
     async_task(func, name, token, *args, **options)
     return True
+
+
+HEARTBEAT_KEPT = timedelta(days=1)  # how long a stopped process stays listed
+
+
+def beat(started_at, now=None):
+    """Record that this process is alive (a qcluster worker's keeper calls it); rows of
+    processes that stopped beating a day ago are dropped on the way."""
+    now = now or timezone.now()
+    mine = holder()
+    if not Heartbeat.objects.filter(holder=mine).update(beat_at=now):
+        Heartbeat.objects.filter(beat_at__lt=now - HEARTBEAT_KEPT).delete()
+        Heartbeat.objects.update_or_create(
+            holder=mine, defaults={"started_at": started_at, "beat_at": now}
+        )
+
+
+def newest_beat():
+    """When a worker process last said it was alive (None: never)."""
+    return Heartbeat.objects.values_list("beat_at", flat=True).order_by("-beat_at").first()

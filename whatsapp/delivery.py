@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
 from credits.models import refund
+from timelines.metrics import MESSAGES_FAILED, after_commit
 from whatsapp.models import Account, EarlyAck, Message
 from whatsapp.status import move
 
@@ -94,6 +95,7 @@ def record_delivery(message, status, at):
             return False
         if status == Message.FAILED:
             refund(message.chat.workspace, message.message_id, reason=UNDELIVERED)
+            after_commit(MESSAGES_FAILED.labels("undelivered").inc)
     return True
 
 

@@ -9,6 +9,7 @@ the row `new_message` built in its own single statement, then announces it the s
 from django.db import transaction
 from django.utils import timezone
 
+from timelines.metrics import MESSAGES_RECEIVED, after_commit
 from whatsapp.models import Message
 from whatsapp.signals import message_stored
 
@@ -58,6 +59,8 @@ def store(message):
     with transaction.atomic(savepoint=False):
         message.save(force_insert=True)
         announce(message)
+        if message.direction == Message.RECEIVED:
+            after_commit(MESSAGES_RECEIVED.inc)
     return message
 
 

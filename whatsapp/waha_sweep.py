@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from timelines import workers
+from timelines.metrics import SWEEP_RECOVERED
 from whatsapp.jids import InvalidJid
 from whatsapp.media import received
 from whatsapp.models import Account, Message, WahaConnection
@@ -89,6 +90,7 @@ def sweep_account(connection, now, deadline=float("inf")):
         last_recovered=count, recovered=F("recovered") + count
     )
     if count:
+        SWEEP_RECOVERED.inc(count)
         log.info("WAHA sweep recovered %s message(s) for connection %s", count, connection.pk)
     return count
 

@@ -15,6 +15,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
 from timelines import api
+from timelines.metrics import WAHA_EVENTS
 from whatsapp.models import WahaConnection
 from whatsapp.waha_events import dispatch
 
@@ -33,10 +34,19 @@ def events(request, secret):
     except api.BodyError as exc:
         status, answer = exc.status, {"error": exc.message}
     except Exception:
+        WAHA_EVENTS.labels("error").inc()
         return api.logged_once(
             log, "WAHA event", JsonResponse({"error": "Internal error."}, status=500)
         )
+    WAHA_EVENTS.labels(outcome(status, answer)).inc()
     return JsonResponse(answer, status=status)
+
+
+def outcome(status, answer):
+    """The event's outcome as a metric's label: applied, ignored (nothing to do), refused."""
+    if status != 200:
+        return "refused"
+    return "ignored" if answer.get("status") == "ignored" else "applied"
 
 
 def receive(request, secret):

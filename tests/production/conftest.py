@@ -29,6 +29,7 @@ import contextlib
 import os
 import re
 import runpy
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +51,9 @@ MEDIA_ROOT = ARTIFACTS / "media"
 WORKERS = 4
 CLUSTERS = 2
 SECRET_KEY = "production-shape-suite-secret-key-not-for-real-use"
+METRICS_TOKEN = "production-shape-suite-metrics-token"
+# Where every process keeps its counts for /metrics (SPEC H2), emptied before they start.
+METRICS_DIR = ARTIFACTS / "metrics"
 
 # gunicorn's access log: the worker's pid and the request's probe header (each request the tests
 # send carries a unique one), then the shipped format (gunicorn.conf.py) with its request line
@@ -220,6 +224,8 @@ def servers(request, database, django_db_blocker):
     )
     for path in running.logs():
         path.write_text("")
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    METRICS_DIR.mkdir()
     try:
         running.processes.append(_gunicorn(env, listener, running))
         for log in running.cluster_logs:
@@ -258,6 +264,8 @@ def _server_env(db):
         # nginx, in front, is on 127.0.0.1: the client's address is the one it passes on.
         TRUSTED_PROXIES="127.0.0.1",
         MEDIA_ROOT=str(MEDIA_ROOT),
+        METRICS_TOKEN=METRICS_TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(METRICS_DIR),
         PYTHONUNBUFFERED="1",
     )
     from django.conf import settings

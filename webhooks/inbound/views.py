@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from timelines.access import workspace_for_owner
 from timelines.api import JSONOnlyAPIView, logged_once
 from timelines.logs import log_download
+from timelines.metrics import INBOUND_REQUESTS
 from webhooks.inbound import schema, service
 from webhooks.inbound.intake import InboundError
 from webhooks.inbound.models import Attempt, InboundWebhook
@@ -47,6 +48,11 @@ class Endpoint(InboundAPIView):
     def http_method_not_allowed(self, request, *args, **kwargs):
         response = self.respond(request, kwargs["token"])
         return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer of the endpoint passes here, its own refusals and our 500s alike.
+        INBOUND_REQUESTS.labels(str(response.status_code)).inc()
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def respond(self, request, token):
         call = service.Call.from_request(request._request)

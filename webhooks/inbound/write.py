@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from credits.models import BALANCE_NEVER_NEGATIVE, Balance, LedgerEntry, QuotaExceeded
+from timelines.metrics import CREDITS_SPENT, after_commit
 from timelines.rows import RowInsert, fetch_one, mark_saved, table
 from webhooks.inbound.models import Attempt, IdempotencyKey
 from whatsapp import sender
@@ -69,6 +70,7 @@ def store(workspace_id, message, entry, attempt, key=None, expired_key=None):
             chat_created.send(sender=Chat, chat=chat, direction=Message.SENT)
         announce(message)
         prune_later(attempt)
+        after_commit(lambda: CREDITS_SPENT.inc(message.credits))
         if commit_here:
             _take_credits_and_commit(workspace_id, message.credits, chat.account_id)
         else:

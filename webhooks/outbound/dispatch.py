@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from timelines import keeper, safehttp, workers
+from timelines.metrics import OUTBOUND_ATTEMPTS, after_commit
 from webhooks.outbound import signing
 from webhooks.outbound.models import Attempt, Delivery
 
@@ -250,6 +251,13 @@ def record(results):
             key = (type(target), target.pk)
             outcomes.setdefault(key, (target, []))[1].append(result.ok)
         count_outcomes(outcomes.values())
+        after_commit(lambda: count_attempts(results))
+
+
+def count_attempts(results):
+    for result in results:
+        outcome = "succeeded" if result.ok else "failed"
+        OUTBOUND_ATTEMPTS.labels(result.delivery.kind, outcome).inc()
 
 
 def count_outcomes(outcomes):

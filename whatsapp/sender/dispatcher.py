@@ -115,7 +115,7 @@ class Dispatcher:
         if message.status == Message.SENDING:
             # Still `sending` although our claim proves its holder's hold ran out: that worker
             # died or froze around the transport call. Never guess: fail and refund.
-            self.failed += fail(message, INTERRUPTED, now)
+            self.failed += fail(message, INTERRUPTED, now, reason="interrupted")
             return holds.release(self.token, account_id, next_send_at=max(due, now))
         if not message.chat.account.is_connected:
             Message.objects.filter(account_id=account_id, status=Message.QUEUED, error="").update(

@@ -16,6 +16,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 
 from credits.models import refund
+from timelines.metrics import MESSAGES_FAILED, MESSAGES_SENT, SEND_LAG, after_commit
 from whatsapp.delivery import apply_early_acks
 from whatsapp.media import sent
 from whatsapp.models import Message
@@ -54,13 +55,15 @@ def next_send(outcome):
     return max(started + draw_gap(), outcome.at + timedelta(seconds=GAP_MIN))
 
 
-def fail(message, error, now, expected=(Message.SENDING,)):
+def fail(message, error, now, expected=(Message.SENDING,), reason="other"):
     """Fail the message and refund its credits, exactly once; True if it failed now. Call
-    inside a transaction."""
+    inside a transaction. `reason` is the failure's kind, a metric's label (a few fixed words:
+    never an id or an error text)."""
     message.error, message.failed_at = error, now
     if not move([message], Message.FAILED, expected, ["error", "failed_at"]):
         return False
     refund(message.chat.account.workspace, message.message_id, reason=f"Not sent: {error}"[:200])
+    after_commit(MESSAGES_FAILED.labels(reason).inc)
     return True
 
 
@@ -81,6 +84,7 @@ def record_sent(outcomes):
     without = [o.job.message for o in outcomes if not o.external_id]
     moved = move(with_id, Message.SENT, [Message.SENDING], [*SENT_FIELDS, "external_id"])
     moved += move(without, Message.SENT, [Message.SENDING], SENT_FIELDS)
+    after_commit(lambda: count_sent(moved))
     # Acks that arrived before these sends were recorded (WAHA's "delivered" can beat its own
     # answer to us): applied now, after `sent`, so no status is skipped or lost.
     apply_early_acks([m.pk for m in moved])
@@ -97,6 +101,16 @@ def record_sent(outcomes):
     return len(moved)
 
 
+def count_sent(messages):
+    """Count sends, and how long each message waited from the moment it could go (queued, or
+    its retry due) to its hand-over: the pace and the backlog of its account, and any delay of
+    the sender's own."""
+    MESSAGES_SENT.inc(len(messages))
+    for message in messages:
+        due = max(filter(None, [message.queued_at, message.retry_at]), default=message.sent_at)
+        SEND_LAG.observe(max(0.0, (message.sent_at - due).total_seconds()))
+
+
 def record_failure(outcome):
     """Record a send that did not go out; returns (failed now?, retry time or None)."""
     message = outcome.job.message
@@ -106,10 +120,11 @@ def record_failure(outcome):
             return False, None
         note = "It was in fact never handed to WhatsApp: its worker stopped before the call."
     elif outcome.permanent or message.send_attempts >= MAX_ATTEMPTS:
-        error = outcome.error
+        error, reason = outcome.error, outcome.reason
         if not outcome.permanent:
             error = f"Gave up after {message.send_attempts} attempts: {error}"
-        if fail(message, error, outcome.at):
+            reason = "retries_exhausted"
+        if fail(message, error, outcome.at, reason=reason):
             return True, None
         note = f"The interrupted attempt ended with an error, so it was not sent: {error}"
     else:

@@ -146,5 +146,5 @@ def expire_waiting(now):
     count = 0
     for message in old.iterator():
         with transaction.atomic():
-            count += fail(message, error, now, expected=[Message.QUEUED])
+            count += fail(message, error, now, expected=[Message.QUEUED], reason="disconnected")
     return count

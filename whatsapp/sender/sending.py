@@ -19,7 +19,7 @@ from django.conf import settings
 from whatsapp.attachments import DOWNLOAD_DEADLINE, AttachmentError, fetch_attachment
 from whatsapp.media import sent
 from whatsapp.models import Message
-from whatsapp.transports import TransportError
+from whatsapp.transports import NotOnWhatsApp, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class Outcome:
     called: bool = True  # the transport was called: the gap after it applies
     attachment: object = field(default=None, repr=False)
     kept: str = ""  # where the bytes sent were stored (whatsapp.media.sent)
+    reason: str = "transport"  # the failure's kind, for timelines_messages_failed_total
 
     @property
     def ok(self):
@@ -95,9 +96,14 @@ def execute(job, clock):
             job, clock.now(), started, external_id=external_id, attachment=attachment, kept=kept
         )
     except AttachmentError as exc:
-        return Outcome(job, clock.now(), error=str(exc), permanent=True, called=False)
+        return Outcome(
+            job, clock.now(), error=str(exc), permanent=True, called=False, reason="attachment"
+        )
     except TransportError as exc:
-        return Outcome(job, clock.now(), started, error=exc.message, permanent=exc.permanent)
+        reason = "not_on_whatsapp" if isinstance(exc, NotOnWhatsApp) else "transport"
+        return Outcome(
+            job, clock.now(), started, error=exc.message, permanent=exc.permanent, reason=reason
+        )
     except Exception as exc:  # a transport bug: treat like a temporary error, keep going
         log.exception("transport failed on %s", message.message_id)
         return Outcome(job, clock.now(), started, error=f"Unexpected error: {exc}")
