@@ -24,3 +24,12 @@ chat_responsible_changed = Signal()
 # An account became connected or disconnected. Arguments: account, previous (the status before),
 # reason (words for people, may be "").
 account_status_changed = Signal()
+
+# The governor paused an account's sending (SPEC G3), or the pause ended. Arguments: account
+# (with its paused, paused_until and pause_reason), reason (words for people).
+account_paused = Signal()
+account_resumed = Signal()
+
+# The governor held queued messages that were about to be sent (G2). Arguments: messages, each
+# with `waiting` set to {"reason", "until"}.
+messages_held = Signal()

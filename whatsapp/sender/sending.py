@@ -18,10 +18,11 @@ from django.conf import settings
 
 from whatsapp.attachments import DOWNLOAD_DEADLINE, AttachmentError, fetch_attachment
 from whatsapp.models import Message
-from whatsapp.transports import TransportError
+from whatsapp.transports import NotOnWhatsApp, Restricted, TransportError
 
 log = logging.getLogger(__name__)
 
+EXPIRED = "expired"
 NOT_HANDED_OVER = (
     "The hold on the account was not confirmed in time, so it was not handed to WhatsApp."
 )
@@ -50,6 +51,8 @@ class Job:
     claimed_at: datetime
     more: bool = False  # the account had more messages waiting when it was claimed
     lost: bool = False
+    new_contact: bool = False  # a first message to a new contact (the governor counts them)
+    check_number: bool = False  # ask the transport whether the number is on WhatsApp first
 
     @property
     def account_id(self):
@@ -69,26 +72,48 @@ class Outcome:
     permanent: bool = False
     called: bool = True  # the transport was called: the gap after it applies
     attachment: object = field(default=None, repr=False)
+    restriction: Restricted = None  # WhatsApp restricts the account: back to the queue, pause
+    number_exists: bool = None  # what a number check answered
 
     @property
     def ok(self):
-        return not self.error
+        return not self.error and self.restriction is None
 
 
 def execute(job, clock):
     """Run the send of `job`; returns its Outcome (never raises)."""
     message = job.message
-    started = None
+    started = checked = None
     try:
         attachment = None
         if message.attachment_url:
             attachment = fetch_attachment(message.attachment_url, message.attachment_name)
+        transport = message.chat.account.get_transport()
+        if job.check_number:
+            # Before the wait, like the download: a question, not a message, so no gap for it.
+            checked = transport.number_exists(message.chat.phone)
+            if checked is False:
+                error = NotOnWhatsApp(message.chat.phone).message
+                return Outcome(
+                    job, clock.now(), error=error, permanent=True, called=False, number_exists=False
+                )
         clock.sleep((job.due - clock.now()).total_seconds())
         started = clock.now()
         if not job.may_call(started):
             return Outcome(job, started, error=NOT_HANDED_OVER, called=False)
-        external_id = message.chat.account.get_transport().send(message, attachment)
-        return Outcome(job, clock.now(), started, external_id=external_id, attachment=attachment)
+        if message.expires_at and started >= message.expires_at:
+            return Outcome(job, started, error=EXPIRED, permanent=True, called=False)
+        external_id = transport.send(message, attachment)
+        return Outcome(
+            job,
+            clock.now(),
+            started,
+            external_id=external_id,
+            attachment=attachment,
+            number_exists=checked,
+        )
+    except Restricted as exc:
+        return Outcome(job, clock.now(), started, error=exc.message, restriction=exc)
     except AttachmentError as exc:
         return Outcome(job, clock.now(), error=str(exc), permanent=True, called=False)
     except TransportError as exc:
