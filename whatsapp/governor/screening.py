@@ -114,8 +114,14 @@ def after_sends(outcomes):
             continue
         scope, until = restriction.scope, restriction.until
         pauses.pause(outcome.job.account_id, scope, until, restriction.message, outcome.at)
-        if scope == PAUSE_ALL and message.status == Message.QUEUED:
+        if message.status != Message.QUEUED:
+            continue  # it had moved on (a late outcome): nothing to hold
+        if scope == PAUSE_ALL:
             announce_held(message, ACCOUNT_PAUSED, until)
+        else:
+            # Held itself, whatever we think of its chat: WhatsApp counts it as a new chat.
+            message.hold_reason, message.hold_until = ACCOUNT_PAUSED, until
+            set_aside([message])
 
 
 def count_new_contacts(accounts, now=None):
