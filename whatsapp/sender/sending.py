@@ -97,6 +97,7 @@ def execute(job, clock):
                 return Outcome(
                     job, clock.now(), error=error, permanent=True, called=False, number_exists=False
                 )
+            message.chat.number_exists = checked  # the transport need not ask again
         clock.sleep((job.due - clock.now()).total_seconds())
         started = clock.now()
         if not job.may_call(started):
@@ -117,7 +118,14 @@ def execute(job, clock):
     except AttachmentError as exc:
         return Outcome(job, clock.now(), error=str(exc), permanent=True, called=False)
     except TransportError as exc:
-        return Outcome(job, clock.now(), started, error=exc.message, permanent=exc.permanent)
+        return Outcome(
+            job,
+            clock.now(),
+            started,
+            error=exc.message,
+            permanent=exc.permanent,
+            number_exists=checked,
+        )
     except Exception as exc:  # a transport bug: treat like a temporary error, keep going
         log.exception("transport failed on %s", message.message_id)
         return Outcome(job, clock.now(), started, error=f"Unexpected error: {exc}")

@@ -344,7 +344,8 @@ class WahaTransport(Transport):
         if status in (404, 422) and "session" in text.lower():
             return TransportError(f"The WAHA session is not ready: {text}")
         if status in (408, 425, 429) or status >= 500:
-            if chat.phone and self.client.number_exists(chat.phone) is False:
+            known = chat.number_exists  # a number check before the send (G4) already said
+            if chat.phone and not known and self.client.number_exists(chat.phone) is False:
                 return NotOnWhatsApp(chat.phone)
             return TransportError(f"WAHA failed to send (HTTP {status}): {text}")
         return TransportError(f"WAHA refused the message (HTTP {status}): {text}", permanent=True)
