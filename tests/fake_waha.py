@@ -12,9 +12,11 @@ CAPPED, every send is refused with error 475. WAHA passes WhatsApp's refusal on 
 exception message carries the code, and blocks nothing itself. Servers of 2026.8 and later also
 answer `GET /api/sessions/{session}/capping` and `/timelock`; older ones answer 404 as NestJS
 does for an unknown route. The docs we could read (WAHA's repositories as fetched, and
-../shared/waha at 2026.7.1) predate 2026.8: the endpoints' shapes here are derived from WAHA's
-2026.8 release notes (states NONE, FIRST_WARNING, SECOND_WARNING, CAPPED; usedQuota, cycleEnd)
-and the `me.messageCapping` / `me.reachoutTimelock` objects 2026.7.1 already sends.
+../shared/waha at 2026.7.1) predate 2026.8, so the shapes here come from WAHA's pull request
+#2186 (MessageCappingData: cappingStatus NONE / FIRST_WARNING / SECOND_WARNING / CAPPED,
+totalQuota (-1: no cap), usedQuota, cycleStart, cycleEnd, mvStatus, oteStatus; the capping is
+fetched from WhatsApp by the GOWS engine only, so other engines answer 501 Not Implemented) and
+from the `me.messageCapping` / `me.reachoutTimelock` objects the session already carries.
 """
 
 import hashlib
@@ -91,7 +93,15 @@ class FakeWaha:
         self.history = {}  # chat id -> [message payloads], oldest first (WAHA's message store)
         # WhatsApp's restrictions on the account (see the module's docstring).
         self.timelock = {"isActive": False, "timeEnforcementEnds": None}
-        self.capping = {"cappingStatus": "NONE", "usedQuota": 0, "cycleEnd": None}
+        self.capping = {
+            "cappingStatus": "NONE",
+            "totalQuota": -1,
+            "usedQuota": 0,
+            "cycleStart": None,
+            "cycleEnd": None,
+            "mvStatus": None,
+            "oteStatus": None,
+        }
         self.drop_rate, self.random = 0.0, random.Random(12)
         self.clock = itertools.count(int(time.time()) - 3600)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -330,6 +340,9 @@ class FakeWaha:
                 route = "/api/sessions/" + "/".join(rest)
                 answer = {"message": f"Cannot GET {route}", "error": "Not Found"}
                 return 404, {**answer, "statusCode": 404}
+            if rest[1] == "capping" and self.engine != "GOWS":
+                message = f"The method is not implemented for the {self.engine} engine."
+                return 501, {"statusCode": 501, "message": message, "error": "Not Implemented"}
             return 200, dict(self.capping if rest[1] == "capping" else self.timelock)
         if method == "PUT":
             # WAHA restarts a session it updates, unless it is stopped.

@@ -297,6 +297,8 @@ def message_fields(request):
         "origin": Message.ORIGIN_INBOUND_WEBHOOK,
         "attachment_url": request.file_url,
         "attachment_name": request.file_name,
+        "send_at": request.send_at,
+        "expires_at": request.expires_at,
     }
 
 
@@ -323,6 +325,22 @@ def attempt_row(workspace_id, call, outcome):
 
 def message_status(webhook, message_id):
     """The status data of one message this workspace sent, or an InboundError."""
+    message = own_message(webhook, message_id)
+    return {
+        "message_id": message.message_id,
+        "status": message.status,
+        "created_at": _iso(message.timestamp),
+        "sent_at": _iso(message.sent_at),
+        "delivered_at": _iso(message.delivered_at),
+        "read_at": _iso(message.read_at),
+        "failed_at": _iso(message.failed_at),
+        "error": message.error or None,
+        **governed(message),
+    }
+
+
+def own_message(webhook, message_id):
+    """A message this workspace sent, named by its id, or an InboundError (403, 404)."""
     if not webhook.enabled:
         raise InboundError(403, "Webhook is disabled")
     message = None
@@ -338,17 +356,7 @@ def message_status(webhook, message_id):
         )
     if message is None:
         raise InboundError(404, "Message not found")
-    return {
-        "message_id": message.message_id,
-        "status": message.status,
-        "created_at": _iso(message.timestamp),
-        "sent_at": _iso(message.sent_at),
-        "delivered_at": _iso(message.delivered_at),
-        "read_at": _iso(message.read_at),
-        "failed_at": _iso(message.failed_at),
-        "error": message.error or None,
-        **governed(message),
-    }
+    return message
 
 
 def governed(message):

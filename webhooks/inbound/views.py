@@ -9,6 +9,7 @@ from timelines.access import workspace_for_owner
 from timelines.api import JSONOnlyAPIView, logged_once
 from timelines.logs import log_download
 from webhooks.inbound import schema, service
+from webhooks.inbound.cancel import cancel_message
 from webhooks.inbound.intake import InboundError
 from webhooks.inbound.models import Attempt, InboundWebhook
 
@@ -59,9 +60,9 @@ class Endpoint(InboundAPIView):
 
 
 class MessageStatus(InboundAPIView):
-    """GET the status of a message sent through this workspace (I12)."""
+    """GET the status of a message sent through this workspace (I12); DELETE cancels it (G5)."""
 
-    http_method_names = ["get"]
+    http_method_names = ["get", "delete"]
 
     @schema.message_status
     def get(self, request, token, message_id):
@@ -70,6 +71,17 @@ class MessageStatus(InboundAPIView):
             return error(WEBHOOK_NOT_FOUND)
         try:
             data = service.message_status(webhook, message_id)
+        except InboundError as err:
+            return error(err)
+        return Response({"status": "success", "data": data})
+
+    @schema.message_cancel
+    def delete(self, request, token, message_id):
+        webhook = InboundWebhook.by_token(token)
+        if webhook is None:
+            return error(WEBHOOK_NOT_FOUND)
+        try:
+            data = cancel_message(webhook, message_id)
         except InboundError as err:
             return error(err)
         return Response({"status": "success", "data": data})

@@ -4,10 +4,11 @@ WhatsApp answers a send with error 463 when the account may not start new chats 
 (reachout timelock) and with 475 when its quota of messages is used up (message capping); WAHA
 passes every call through and blocks nothing itself. It reports the same states in the `me` of
 `session.status` events (`me.reachoutTimelock`, `me.messageCapping`) and, since 2026.8, at
-`GET /api/sessions/{session}/timelock` and `/capping` (capping states NONE, FIRST_WARNING,
-SECOND_WARNING, CAPPED, with `usedQuota` and `cycleEnd`). The endpoints answer the same objects
-as the `me` fields (this is derived from WAHA's 2026.8 release notes and the `me` fields of
-2026.7.1, the newest docs we have: docs/operators-waha.md).
+`GET /api/sessions/{session}/timelock` and `/capping` (WAHA's pull request #2186: capping states
+NONE, FIRST_WARNING, SECOND_WARNING, CAPPED, with totalQuota, usedQuota, cycleStart and
+cycleEnd; fetched from WhatsApp by the GOWS engine only). The endpoints answer the same objects
+as the `me` fields. Any other answer (404 on older servers, 501 on other engines) reads as "not
+said", and the pause lasts the default 24 h.
 """
 
 import logging
