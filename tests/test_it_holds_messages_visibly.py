@@ -2,7 +2,7 @@
 until when (status lookup, chat page, v2 status event), and leaves in order at the seed's pace
 when the hold ends — never as a burst."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from tests.sender_helpers import gaps, other_chat, queue, sent_times
 from webhooks.inbound.service import message_status
 from whatsapp import sender
 from whatsapp.governor import pauses
-from whatsapp.models import Message
+from whatsapp.models import Account, Message
 from whatsapp.sender.clock import FakeClock
 from whatsapp.sender.scheduled import release_all_due
 
@@ -157,3 +157,18 @@ def test_it_leaves_unheld_lookups_as_they_were(inbound_webhook, chat):
     assert "waiting" not in lookup(inbound_webhook, message)
     release_all_due()
     assert "waiting" not in lookup(inbound_webhook, message)
+
+
+def test_a_policy_change_looks_again_at_once(account, chat, time_machine):
+    quiet(account)
+    time_machine.move_to(EVENING, tick=False)
+    messages = queue(chat, 2)
+    clock = FakeClock(EVENING)
+    sender.Dispatcher(clock=clock, threads=0).step()
+    assert Account.objects.get(pk=account.pk).next_send_at == QUIET_END
+    from whatsapp.governor.policy import set_policy
+
+    set_policy(account, quiet_from=None, quiet_to=None)
+    sender.drain_now(clock)
+    times = sent_times(messages)
+    assert times[0] < EVENING + timedelta(seconds=5) and times == sorted(times)

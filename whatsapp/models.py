@@ -413,7 +413,9 @@ class Message(models.Model):
                 name="message_held",
             ),
             models.Index(
-                fields=["send_at"], condition=models.Q(status="scheduled"), name="message_scheduled"
+                fields=["send_at", "id"],
+                condition=models.Q(status="scheduled"),
+                name="message_scheduled",
             ),
             models.Index(
                 fields=["expires_at"],

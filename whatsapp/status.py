@@ -20,8 +20,13 @@ PENDING = (Message.QUEUED, Message.SENDING)
 # may use a partial index only when its own condition implies the index's, and SQLite cannot
 # tell that of a bound parameter (it scans every waiting message instead).
 PENDING_SQL = "(" + ", ".join(f"'{status}'" for status in PENDING) + ")"
-# The whole condition of the message_pending index: waiting, and not set aside by the governor.
-WAITING_SQL = f"status IN {PENDING_SQL} AND hold_reason = ''"
+
+
+def waiting_sql(alias=""):
+    """The whole condition of the message_pending index, as SQL: waiting, and not set aside by
+    the governor (`alias`: the message table's alias in the query, if any)."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}status IN {PENDING_SQL} AND {prefix}hold_reason = ''"
 
 
 def move(messages, status, expected, fields=()):

@@ -71,19 +71,20 @@ def resume(account_id, reason=OWNER_PAUSE, now=None):
         was = bool(account.paused)
         account.paused, account.paused_until, account.pause_reason = "", None, ""
         account.save(update_fields=["paused", "paused_until", "pause_reason"])
-        release_held(account)
-        # Due now (or at the end of its gap) if a pause had put it off.
-        Account.objects.filter(pk=account.pk, lease_token="", next_send_at__gt=now).update(
-            next_send_at=now
-        )
+        release_held(account, now)
         if was:
             account_resumed.send(sender=Account, account=account, reason=reason)
     return was
 
 
-def release_held(account):
+def release_held(account, now=None):
     """Put the account's held messages back in the sender's queue (their order is their ids)
-    and wake it; the policy in force decides again when each becomes the next to send."""
+    and make the account due now, should a hold have put it off (its gap still holds: the claim
+    waits for `ready_at`); the policy in force decides again about each message."""
+    now = now or timezone.now()
+    Account.objects.filter(pk=account.pk, lease_token="", next_send_at__gt=now).update(
+        next_send_at=now
+    )
     count = (
         Message.objects.filter(account_id=account.pk, status=Message.QUEUED)
         .exclude(hold_reason="")
@@ -111,5 +112,5 @@ def end_due(now=None):
     )
     for account in Account.objects.filter(pk__in=due):
         with transaction.atomic():
-            release_held(account)
+            release_held(account, now)
     return len(ended), len(due)

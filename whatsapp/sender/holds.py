@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef
 
 from whatsapp.models import Account, Message
-from whatsapp.status import PENDING, WAITING_SQL
+from whatsapp.status import PENDING, waiting_sql
 
 
 def hold():
@@ -110,7 +110,7 @@ def heads(account_ids):
     marks = ", ".join(["%s"] * len(account_ids))
     sql = (
         f"SELECT MIN(id), COUNT(*) FROM {quote(Message._meta.db_table)} "
-        f"WHERE account_id IN ({marks}) AND {WAITING_SQL} GROUP BY account_id"
+        f"WHERE account_id IN ({marks}) AND {waiting_sql()} GROUP BY account_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, list(account_ids))
@@ -146,7 +146,7 @@ def settle(token, busy, maybe_idle):
         if maybe_idle:
             more = (
                 f"EXISTS (SELECT 1 FROM {quote(Message._meta.db_table)} m "
-                f"WHERE m.account_id = {table()}.id AND m.{WAITING_SQL})"
+                f"WHERE m.account_id = {table()}.id AND {waiting_sql('m')})"
             )
             cursor.executemany(
                 f"UPDATE {table()} SET next_send_at = CASE WHEN {more} THEN %s ELSE NULL END, "

@@ -6,7 +6,7 @@ minute on one account still leave ~2 s apart, and many accounts start together w
 on any one of them.
 
 The look costs one index probe per round (the message_scheduled index holds only scheduled
-messages; its status is written as a literal, as in the index's condition, for SQLite).
+messages, by time; its status is written as a literal, as in the index's condition, for SQLite).
 """
 
 from django.db import connection, transaction
@@ -21,9 +21,12 @@ BATCH = 1000
 
 def due_sql():
     table = connection.ops.quote_name(Message._meta.db_table)
+    # SQLite's planner prefers the (status, queued_at) index's equality, which reads every
+    # scheduled message and sorts them, each round: it is told which index walks in order.
+    indexed = " INDEXED BY message_scheduled" if connection.vendor == "sqlite" else ""
     return (
-        f"SELECT id, account_id FROM {table} WHERE status = 'scheduled' AND send_at <= %s "
-        "ORDER BY send_at, id LIMIT %s"
+        f"SELECT id, account_id FROM {table}{indexed} WHERE status = 'scheduled' "
+        "AND send_at <= %s ORDER BY send_at, id LIMIT %s"
     )
 
 
