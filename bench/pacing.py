@@ -42,6 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+from benchdata import accounts_with_chats  # noqa: E402
 from benchdb import fresh_postgres_database  # noqa: E402
 from cpu import cpu_seconds, database_backends, descendants  # noqa: E402
 
@@ -150,7 +151,7 @@ def setup(n, m, latency):
 
     from credits.models import grant, reserve
     from timelines.models import Workspace
-    from whatsapp.models import Account, Chat, Message
+    from whatsapp.models import Account, Message
     from whatsapp.store import new_message
 
     owner = get_user_model().objects.create_user("bench", "bench@example.com", "pw-bench-1")
@@ -159,26 +160,7 @@ def setup(n, m, latency):
     settings = {"latency_ms": latency} if latency else {}
     now = timezone.now()
     with transaction.atomic():
-        accounts = Account.objects.bulk_create(
-            Account(
-                workspace=workspace,
-                phone=f"+1510555{i:04d}",
-                connected_by=owner,
-                status=Account.CONNECTED,
-                last_connected_at=now,
-                transport_settings=settings,
-            )
-            for i in range(n)
-        )
-        chats = Chat.objects.bulk_create(
-            Chat(
-                account=a,
-                jid=f"1415666{i + 1:04d}@s.whatsapp.net",
-                phone=f"+1415666{i + 1:04d}",
-                name=f"Contact {i}",
-            )
-            for i, a in enumerate(accounts)
-        )
+        chats = accounts_with_chats(workspace, owner, n, now, settings)
         Message.objects.bulk_create(
             new_message(
                 chat,

@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+from benchdata import accounts_with_chats  # noqa: E402
 from benchdb import fresh_postgres_database  # noqa: E402
 
 
@@ -90,7 +91,7 @@ def setup(n, m, lead):
 
     from credits.models import grant, reserve
     from timelines.models import Workspace
-    from whatsapp.models import Account, Chat, Message
+    from whatsapp.models import Message
     from whatsapp.store import new_message
 
     owner = get_user_model().objects.create_user("bench", "bench@example.com", "pw-bench-1")
@@ -99,25 +100,7 @@ def setup(n, m, lead):
     now = timezone.now()
     at = now + timedelta(seconds=lead)
     with transaction.atomic():
-        accounts = Account.objects.bulk_create(
-            Account(
-                workspace=workspace,
-                phone=f"+1510555{i:04d}",
-                connected_by=owner,
-                status=Account.CONNECTED,
-                last_connected_at=now,
-            )
-            for i in range(n)
-        )
-        chats = Chat.objects.bulk_create(
-            Chat(
-                account=a,
-                jid=f"1415666{i + 1:04d}@s.whatsapp.net",
-                phone=f"+1415666{i + 1:04d}",
-                name=f"Contact {i}",
-            )  # fmt: skip
-            for i, a in enumerate(accounts)
-        )
+        chats = accounts_with_chats(workspace, owner, n, now)
         Message.objects.bulk_create(
             (
                 new_message(

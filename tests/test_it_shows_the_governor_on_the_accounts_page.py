@@ -23,7 +23,8 @@ def post_policy(client, workspace, account, **fields):
 def test_the_owner_saves_a_policy(client, owner, workspace, account):
     client.force_login(owner)
     recommended = "Recommended for a new number: at most 20 new contacts a day"
-    assert recommended in page_of(client, workspace)
+    page = page_of(client, workspace)
+    assert recommended in page and "<title>WhatsApp accounts · Acme · Timelines</title>" in page
     page = post_policy(
         client, workspace, account, new_contacts_per_day="12", quiet_from="22:00",
         quiet_to="07:00", time_zone="Europe/Warsaw", check_numbers="on",

@@ -186,6 +186,30 @@ def tenant(name, credits=0, accounts=1, password="pw-production-owner-1"):
     return Tenant(workspace, owner, connected, webhook, password)
 
 
+def waha_tenant(name, waha, credits):
+    """A tenant whose one account is linked through the fake WAHA `waha` (session default)."""
+    from whatsapp.models import WahaConnection
+
+    found = tenant(name, credits=credits, accounts=0)
+    connection = WahaConnection.objects.create(
+        workspace=found.workspace,
+        base_url=waha.url,
+        api_key=waha.api_key,
+        session="default",
+        server={"version": waha.version, "engine": waha.engine, "tier": waha.tier},
+    )
+    waha.sessions["default"] = {}
+    found.accounts.append(connection.link(next_number()))
+    return found
+
+
+def wait_for(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
 def direct_chat(account, phone=None, name=""):
     return Chat.get_or_create_direct(account, phone or next_number("+1415123"), name)[0]
 

@@ -19,8 +19,8 @@ import pytest
 from credits.models import LedgerEntry
 from tests.fake_waha import FakeWaha
 from tests.production.clusters import swapped_clusters
-from tests.production.helpers import next_number, post, tenant
-from whatsapp.models import Account, Chat, Message, WahaConnection
+from tests.production.helpers import next_number, post, waha_tenant, wait_for
+from whatsapp.models import Account, Chat, Message
 from whatsapp.store import store_message
 
 pytestmark = pytest.mark.production
@@ -47,17 +47,7 @@ def waha(orm):
 
 @pytest.fixture
 def shop(orm, waha):
-    found = tenant("Governed", credits=60, accounts=0)
-    connection = WahaConnection.objects.create(
-        workspace=found.workspace,
-        base_url=waha.url,
-        api_key=waha.api_key,
-        session="default",
-        server={"version": waha.version, "engine": waha.engine, "tier": waha.tier},
-    )
-    waha.sessions["default"] = {}
-    found.accounts.append(connection.link(next_number()))
-    return found
+    return waha_tenant("Governed", waha, credits=60)
 
 
 def send(server, shop, text, phone):
@@ -65,13 +55,6 @@ def send(server, shop, text, phone):
     answer = post(server, shop.path, {**body, "whatsapp_account_phone": shop.account.phone})
     assert answer.status == 200, answer
     return answer.json()["data"]["message_id"]
-
-
-def wait_for(condition, seconds, what):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def refunds(message_id):

@@ -66,22 +66,18 @@ class MessageStatus(InboundAPIView):
 
     @schema.message_status
     def get(self, request, token, message_id):
-        webhook = InboundWebhook.by_token(token)
-        if webhook is None:
-            return error(WEBHOOK_NOT_FOUND)
-        try:
-            data = service.message_status(webhook, message_id)
-        except InboundError as err:
-            return error(err)
-        return Response({"status": "success", "data": data})
+        return self.answer(token, message_id, service.message_status)
 
     @schema.message_cancel
     def delete(self, request, token, message_id):
+        return self.answer(token, message_id, cancel_message)
+
+    def answer(self, token, message_id, action):
         webhook = InboundWebhook.by_token(token)
         if webhook is None:
             return error(WEBHOOK_NOT_FOUND)
         try:
-            data = cancel_message(webhook, message_id)
+            data = action(webhook, message_id)
         except InboundError as err:
             return error(err)
         return Response({"status": "success", "data": data})

@@ -61,22 +61,21 @@ def read(client, what):
 
 def timelock_end(client, settings, now):
     """When the reachout timelock ends: the endpoint's word, else the last event's, else 24 h."""
-    reported = [settings.get("restrictions", {}).get("reachoutTimelock") or {}]
-    if Server.from_answer(settings.get("server")).reads_capping:
-        reported.insert(0, read(client, "timelock"))
-    for timelock in reported:
-        end = end_of(timelock.get("timeEnforcementEnds"), now) if timelock else None
-        if end:
-            return end
-    return default_end(now)
+    ends = "timeEnforcementEnds"
+    return reported_end(client, settings, now, "timelock", "reachoutTimelock", ends)
 
 
 def capping_end(client, settings, now):
-    reported = [settings.get("restrictions", {}).get("messageCapping") or {}]
+    """When the capping cycle ends, found the same way."""
+    return reported_end(client, settings, now, "capping", "messageCapping", "cycleEnd")
+
+
+def reported_end(client, settings, now, endpoint, me_field, end_field):
+    reported = [settings.get("restrictions", {}).get(me_field) or {}]
     if Server.from_answer(settings.get("server")).reads_capping:
-        reported.insert(0, read(client, "capping"))
-    for capping in reported:
-        end = end_of(capping.get("cycleEnd"), now) if capping else None
+        reported.insert(0, read(client, endpoint))
+    for state in reported:
+        end = end_of(state.get(end_field), now) if state else None
         if end:
             return end
     return default_end(now)
