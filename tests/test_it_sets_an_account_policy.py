@@ -52,6 +52,7 @@ def test_it_sets_and_clears_each_knob(account):
     shown = policy(account.phone, "--new-contacts-per-day", "none", "--quiet-hours", "none")
     assert shown["new_contacts_per_day"] is None and shown["quiet_hours"] is None
     assert shown["timezone"] == "Europe/Warsaw"  # untouched
+    assert policy(account.phone, "--timezone", "none")["timezone"] == "UTC"
 
 
 def test_it_pauses_and_resumes(account, mailoutbox):

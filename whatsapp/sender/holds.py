@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef
 
-from whatsapp.models import Account, Message
+from whatsapp.models import PAUSE_ALL, Account, Message
 from whatsapp.status import PENDING, waiting_sql
 
 
@@ -173,7 +173,9 @@ def next_due():
 def rewake_lost(now):
     """Accounts with work whose wake was lost (a worker died between commit and wake): due now,
     or at the end of their gap. Returns how many."""
-    lost = Account.objects.filter(next_send_at__isnull=True, status=Account.CONNECTED)
+    lost = Account.objects.filter(next_send_at__isnull=True, status=Account.CONNECTED).exclude(
+        paused=PAUSE_ALL, paused_until__isnull=True  # paused until resumed: resuming wakes it
+    )
     ids = list(lost.filter(Exists(pending_of_account())).values_list("pk", flat=True))
     for pk in ids:
         sql, params = wake_statement(pk, now)

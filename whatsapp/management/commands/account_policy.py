@@ -59,7 +59,8 @@ class Command(TimelinesCommand):
                 options["quiet_hours"]
             )
         if options["timezone"] is not None:
-            changes["time_zone"] = options["timezone"]
+            zone = options["timezone"]
+            changes["time_zone"] = "UTC" if zone.lower() == "none" else zone
         if options["check_numbers"] is not None:
             changes["check_numbers"] = options["check_numbers"] == "on"
         return changes
