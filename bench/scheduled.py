@@ -40,6 +40,14 @@ def main():
     parser.add_argument("--messages", type=int, default=100, help="per account")
     parser.add_argument("--lead", type=float, default=30, help="seconds from setup to T")
     parser.add_argument("--watch", type=float, default=20, help="seconds watched after T")
+    parser.add_argument(
+        "--order",
+        choices=["round", "account"],
+        default="round",
+        help="messages made round by round (one per account, then the next), or account by "
+        "account: the release takes them oldest first, so 'account' is the worst case for "
+        "how soon the last account starts",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         database = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/scheduled.sqlite3"
@@ -66,7 +74,7 @@ def run(args):
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    at = setup(args.accounts, args.messages, args.lead)
+    at = setup(args.accounts, args.messages, args.lead, args.order)
     release = measure_release(at, args.accounts * args.messages)
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"], start_new_session=True, cwd=ROOT
@@ -82,7 +90,7 @@ def run(args):
     print(json.dumps({**release, **sends(at, args)}), flush=True)
 
 
-def setup(n, m, lead):
+def setup(n, m, lead, order):
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
@@ -112,13 +120,18 @@ def setup(n, m, lead):
                     send_at=at,
                     credits=1,
                 )  # fmt: skip
-                for r in range(m)
-                for chat in chats
+                for r, chat in made_in(order, m, chats)
             ),
             batch_size=5000,
         )
         reserve(workspace, n * m, "bench")
     return at
+
+
+def made_in(order, m, chats):
+    if order == "round":
+        return [(r, chat) for r in range(m) for chat in chats]
+    return [(r, chat) for chat in chats for r in range(m)]
 
 
 def measure_release(at, total):
@@ -162,6 +175,7 @@ def sends(at, args):
     first_gaps = [(t[1] - t[0]).total_seconds() for t in times.values() if len(t) > 1]
     gaps = [(b - a).total_seconds() for t in times.values() for a, b in zip(t, t[1:], strict=False)]
     return {
+        "order": args.order,
         "accounts": args.accounts,
         "messages": args.accounts * args.messages,
         "watched_s": args.watch,

@@ -109,3 +109,31 @@ def test_the_sender_expires_a_message_it_finds_too_late(client, inbound_webhook,
     data = lookup(client, inbound_webhook, response.json()["data"]["message_id"])
     assert (data["status"], data["error"]) == ("failed", "expired")
     assert Balance.of(inbound_webhook.workspace) == 100
+
+
+def test_a_backlog_starts_every_account_first(workspace, owner, chat):
+    from tests.sender_helpers import other_account, other_chat
+    from whatsapp.sender import scheduled
+
+    others = [other_account(workspace, owner, f"+1510556000{n}") for n in (1, 2)]
+    chats = [chat] + [other_chat(account) for account in others]
+    at = NOW - timedelta(seconds=1)
+    made = [
+        Message.objects.create(
+            chat=c,
+            direction="sent",
+            origin="api",
+            text=f"{n}",
+            status="scheduled",
+            send_at=at,
+            credits=1,
+        )  # fmt: skip
+        for c in chats
+        for n in range(4)
+    ]
+    assert scheduled.release_due(NOW, batch=3) == 3
+    queued = Message.objects.filter(status="queued")
+    started = sorted(queued.values_list("account_id", flat=True))
+    assert started == sorted(c.account_id for c in chats)
+    assert set(queued.values_list("text", flat=True)) == {"0"}  # each account's first
+    assert scheduled.release_all_due(NOW) == len(made) - 3

@@ -174,7 +174,8 @@ def rewake_lost(now):
     """Accounts with work whose wake was lost (a worker died between commit and wake): due now,
     or at the end of their gap. Returns how many."""
     lost = Account.objects.filter(next_send_at__isnull=True, status=Account.CONNECTED).exclude(
-        paused=PAUSE_ALL, paused_until__isnull=True  # paused until resumed: resuming wakes it
+        paused=PAUSE_ALL,
+        paused_until__isnull=True,  # paused until resumed: resuming wakes it
     )
     ids = list(lost.filter(Exists(pending_of_account())).values_list("pk", flat=True))
     for pk in ids:
