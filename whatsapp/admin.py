@@ -77,7 +77,6 @@ class AccountAdmin(admin.ModelAdmin):
         "last_connected_at",
         "next_send_at",
         "paused",
-        "paused_until",
     ]
     list_filter = ["status", "transport", "paused", "workspace"]
     list_select_related = ["workspace", "connected_by"]
