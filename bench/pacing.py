@@ -4,6 +4,7 @@
     .venv/bin/python bench/pacing.py --accounts 1000,3000 --latency 300
     .venv/bin/python bench/pacing.py --database postgres://postgres@127.0.0.1:5432/bench_pacing
     .venv/bin/python bench/pacing.py --baseline 6d523a7           # beside an earlier release
+    .venv/bin/python bench/pacing.py --accounts 1000 --policies both  # the governor's cost
 
 For each N: a fresh database (a SQLite file in a temporary directory, or the PostgreSQL database
 given, dropped and created afresh; its name must contain "bench"), N connected simulator accounts
@@ -11,6 +12,10 @@ with one chat each and M messages queued per account, then `manage.py qcluster` 
 timed until every message is sent. `--latency MS` makes each simulated send take that long (a
 real WAHA's sendText takes 100-500 ms). `--baseline REF` runs the same figures, in the same run,
 on the code of git revision REF (checked out in a temporary work tree), each N right before ours.
+`--policies on` gives every account the governor's whole policy (SPEC G1) in a state that lets
+every message go: a daily cap on new contacts that is not reached, quiet hours that do not cover
+the run, number checks on with every number already checked; `--policies both` runs each N with
+the policies off, then on, and prints the ratio.
 
 Printed per run, one JSON line: the per-account gaps between consecutive sends (min / median /
 max), the share inside [1.5, 2.5] s, whether every account kept its order, the aggregate rate
@@ -37,6 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+from benchdata import accounts_with_chats  # noqa: E402
 from benchdb import fresh_postgres_database  # noqa: E402
 from cpu import cpu_seconds, database_backends, descendants  # noqa: E402
 
@@ -52,6 +58,7 @@ def main():
     parser.add_argument("--dispatchers", type=int, default=2, help="SENDER_DISPATCHERS")
     parser.add_argument("--latency", type=int, default=0, help="ms each simulated send takes")
     parser.add_argument("--baseline", default="", help="a git revision to measure beside ours")
+    parser.add_argument("--policies", choices=["off", "on", "both"], default="off")
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)  # one N, in a child
     parser.add_argument("--label", default="current", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -63,9 +70,12 @@ def main():
         if args.baseline:
             codes.insert(0, (f"baseline {args.baseline}", checkout(args.baseline, tmp)))
         results = []
+        modes = ["off", "on"] if args.policies == "both" else [args.policies]
         for n in [int(x) for x in args.accounts.split(",")]:
             for label, code in codes:
-                results.append(run_child(args, n, label, code, tmp))
+                for mode in modes:
+                    named = f"{label} policies {mode}" if args.policies != "off" else label
+                    results.append(run_child(args, n, named, code, tmp, mode))
         if args.baseline:
             subprocess.run(["git", "worktree", "remove", "--force", codes[0][1]], cwd=ROOT)
     table(results, args)
@@ -80,8 +90,9 @@ def checkout(revision, tmp):
     return path
 
 
-def run_child(args, n, label, code, tmp):
-    database = args.database or f"sqlite:///{tmp}/bench-{label.split()[0]}-{n}.sqlite3"
+def run_child(args, n, label, code, tmp, policies="off"):
+    name = f"{label.split()[0]}-{policies}-{n}"
+    database = args.database or f"sqlite:///{tmp}/bench-{name}.sqlite3"
     if args.database:
         fresh_postgres_database(args.database)
     env = {
@@ -97,7 +108,7 @@ def run_child(args, n, label, code, tmp):
     }
     env.pop("REDIS_URL", None)  # the embedded default's broker: the database
     cmd = [sys.executable, __file__, "--run", str(n), "--messages", str(args.messages)]
-    cmd += ["--latency", str(args.latency), "--label", label]
+    cmd += ["--latency", str(args.latency), "--label", label, "--policies", policies]
     out = subprocess.run(cmd, env=env, cwd=code, check=True, capture_output=True, text=True)
     sys.stderr.write(out.stderr)
     line = out.stdout.strip().splitlines()[-1]
@@ -113,6 +124,8 @@ def run_one(args):
 
     call_command("migrate", verbosity=0)
     queued = setup(args.run, args.messages, args.latency)
+    if args.policies == "on":
+        govern_every_account()
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"], start_new_session=True, env=os.environ
     )
@@ -138,7 +151,7 @@ def setup(n, m, latency):
 
     from credits.models import grant, reserve
     from timelines.models import Workspace
-    from whatsapp.models import Account, Chat, Message
+    from whatsapp.models import Account, Message
     from whatsapp.store import new_message
 
     owner = get_user_model().objects.create_user("bench", "bench@example.com", "pw-bench-1")
@@ -147,26 +160,7 @@ def setup(n, m, latency):
     settings = {"latency_ms": latency} if latency else {}
     now = timezone.now()
     with transaction.atomic():
-        accounts = Account.objects.bulk_create(
-            Account(
-                workspace=workspace,
-                phone=f"+1510555{i:04d}",
-                connected_by=owner,
-                status=Account.CONNECTED,
-                last_connected_at=now,
-                transport_settings=settings,
-            )
-            for i in range(n)
-        )
-        chats = Chat.objects.bulk_create(
-            Chat(
-                account=a,
-                jid=f"1415666{i + 1:04d}@s.whatsapp.net",
-                phone=f"+1415666{i + 1:04d}",
-                name=f"Contact {i}",
-            )
-            for i, a in enumerate(accounts)
-        )
+        chats = accounts_with_chats(workspace, owner, n, now, settings)
         Message.objects.bulk_create(
             new_message(
                 chat,
@@ -183,6 +177,23 @@ def setup(n, m, latency):
         reserve(workspace, n * m, "bench")
         Account.objects.update(next_send_at=now)
     return n * m
+
+
+def govern_every_account():
+    """Every policy on, none holding anything back during the run (see the docstring)."""
+    from datetime import UTC, datetime, timedelta
+
+    from whatsapp.models import Account, Chat
+
+    later = datetime.now(UTC) + timedelta(hours=6)
+    Account.objects.update(
+        new_contacts_per_day=100_000,
+        quiet_from=later.time().replace(microsecond=0),
+        quiet_to=(later + timedelta(hours=1)).time().replace(microsecond=0),
+        time_zone="UTC",
+        check_numbers=True,
+    )
+    Chat.objects.update(number_exists=True)
 
 
 def wait_until_sent(queued, cluster, timeout):
@@ -273,8 +284,19 @@ def table(results, args):
             f"{cpu['app_ms']:.2f} + {cpu['database_ms']:.2f} ms |"
         )
     print()
+    offs = {r["accounts"]: r for r in results if r["code"] == "current policies off"}
     for r in results:
-        if r["code"] != "current" or r["accounts"] < 1000:
+        off = offs.get(r["accounts"])
+        if r["code"] == "current policies on" and off:
+            cpu = sum(r["cpu_per_send"].values()) / sum(off["cpu_per_send"].values())
+            rate = r["steady_vs_ideal"] / off["steady_vs_ideal"]
+            print(
+                f"{r['accounts']} accounts, policies on / off: steady rate {rate:.3f}, "
+                f"CPU per send {cpu:.2f}"
+            )
+    print()
+    for r in results:
+        if not r["code"].startswith("current") or r["accounts"] < 1000:
             continue
         floor = 0.9 if r["accounts"] > 1000 else TARGETS["steady_vs_ideal"]
         met = r["steady_vs_ideal"] >= floor and (

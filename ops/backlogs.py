@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
+from django.utils import timezone
 
 from timelines.models import Heartbeat, Lease
 from webhooks.endpoints.models import Endpoint
@@ -50,11 +51,13 @@ def leases(now):
 # -- the paced sender ------------------------------------------------------------------------
 
 
-def paused_accounts():
-    """Accounts the governor has paused (SPEC G3). None yet: Account has no pause on this
-    branch (the governor, issue 19, adds it). Wire it here — the metric
-    timelines_accounts_paused, the page and nothing else read this."""
-    return Account.objects.none()
+def paused_accounts(now=None):
+    """Accounts the governor has paused (SPEC G3), by WhatsApp's restriction or by their owner,
+    and not yet at the pause's end (the tick clears an ended pause within a minute, so the time
+    is checked here). The metric timelines_accounts_paused and the page read this."""
+    now = now or timezone.now()
+    still = Q(paused_until__isnull=True) | Q(paused_until__gt=now)
+    return Account.objects.exclude(paused="").filter(still).select_related("workspace")
 
 
 @dataclass

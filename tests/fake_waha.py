@@ -5,6 +5,18 @@ its answers, and builds the events WAHA would post, signed.
 It answers as one engine (WEBJS, NOWEB or GOWS: each engine's own layout of a message) of one
 version and tier: Core before 2024.11.5 (no HMAC), Core before 2026.6.1 (only the `default`
 session, no sendFile: WAHA's own 422 "available only in Plus version"), a current Core, or Plus.
+
+WhatsApp's restrictions (SPEC G3): with `timelock` active, a send to a chat that never exchanged
+a message is refused with error 463 (reachout timelock; existing chats go on); with `capping`
+CAPPED, every send is refused with error 475. WAHA passes WhatsApp's refusal on as a 500 whose
+exception message carries the code, and blocks nothing itself. Servers of 2026.8 and later also
+answer `GET /api/sessions/{session}/capping` and `/timelock`; older ones answer 404 as NestJS
+does for an unknown route. The docs we could read (WAHA's repositories as fetched, and
+../shared/waha at 2026.7.1) predate 2026.8, so the shapes here come from WAHA's pull request
+#2186 (MessageCappingData: cappingStatus NONE / FIRST_WARNING / SECOND_WARNING / CAPPED,
+totalQuota (-1: no cap), usedQuota, cycleStart, cycleEnd, mvStatus, oteStatus; the capping is
+fetched from WhatsApp by the GOWS engine only, so other engines answer 501 Not Implemented) and
+from the `me.messageCapping` / `me.reachoutTimelock` objects the session already carries.
 """
 
 import hashlib
@@ -68,6 +80,7 @@ class FakeWaha:
         self.engine, self.version, self.tier = engine, version, tier
         self.calls, self.answers = [], []
         self.sent = []  # (time.time(), chat id, text or caption, "sendText" or "sendFile")
+        self.refused = []  # (time.time(), chat id, WhatsApp's error code): restricted sends
         self.replies = {}  # (method, path) -> list of (status, body) answered once each, in order
         self.delay = 0.0
         self.status = "SCAN_QR_CODE"  # of every session (the fake links one phone)
@@ -83,6 +96,17 @@ class FakeWaha:
         # id -> (mimetype, file name, bytes)), which `downloadMedia=true` fetches again.
         self.media_files, self.whatsapp_media = {}, {}
         self.media_base = None  # WAHA_BASE_URL: the origin WAHA writes into media.url
+        # WhatsApp's restrictions on the account (see the module's docstring).
+        self.timelock = {"isActive": False, "timeEnforcementEnds": None}
+        self.capping = {
+            "cappingStatus": "NONE",
+            "totalQuota": -1,
+            "usedQuota": 0,
+            "cycleStart": None,
+            "cycleEnd": None,
+            "mvStatus": None,
+            "oteStatus": None,
+        }
         self.drop_rate, self.random = 0.0, random.Random(12)
         self.clock = itertools.count(int(time.time()) - 3600)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -253,6 +277,11 @@ class FakeWaha:
             return unprocessable(
                 f"The feature is available only in Plus version. Check this out: {DOCS_URL}"
             )
+        refusal = self._restricted(body["chatId"])
+        if refusal:
+            self.refused.append((time.time(), body["chatId"], refusal))
+            message = f"2 UNKNOWN: server returned error {refusal}"
+            return 500, {"statusCode": 500, "exception": {"message": message}}
         text = body.get("text") or body.get("caption") or ""
         self.sent.append((time.time(), body["chatId"], text, route.rsplit("/", 1)[1]))
         sent = self.message(body["chatId"], text, True)
@@ -266,6 +295,15 @@ class FakeWaha:
             jid = _jid(body["chatId"])
             return 201, {**sent, "key": {"remoteJid": jid, "fromMe": True, "id": key}}
         return 201, sent
+
+    def _restricted(self, chat):
+        """WhatsApp's error code for a send to `chat` under the restrictions in force, or None."""
+        if str(self.capping.get("cappingStatus")).upper() == "CAPPED":
+            return 475
+        exchanged = self.history.get(chat) or any(c == chat for _, c, _, _ in self.sent)
+        if self.timelock.get("isActive") and not exchanged and not chat.endswith("@g.us"):
+            return 463
+        return None
 
     def _create(self, body):
         name = body.get("name") or "session_" + uuid.uuid4().hex[:8]
@@ -341,6 +379,15 @@ class FakeWaha:
             return 200, self.me if self.status == "WORKING" else None
         if rest[1:] == ["start"]:
             return 201, self._session(name)
+        if rest[1:] in (["capping"], ["timelock"]) and method == "GET":
+            if not self.since("2026.8.0"):
+                route = "/api/sessions/" + "/".join(rest)
+                answer = {"message": f"Cannot GET {route}", "error": "Not Found"}
+                return 404, {**answer, "statusCode": 404}
+            if rest[1] == "capping" and self.engine != "GOWS":
+                message = f"The method is not implemented for the {self.engine} engine."
+                return 501, {"statusCode": 501, "message": message, "error": "Not Implemented"}
+            return 200, dict(self.capping if rest[1] == "capping" else self.timelock)
         if method == "PUT":
             # WAHA restarts a session it updates, unless it is stopped.
             self.sessions[name] = body.get("config") or {}

@@ -125,3 +125,22 @@ def test_it_reads_pending_deliveries_of_enabled_targets_from_the_database(client
     outbound.disable()
     samples = scrape(client)
     assert value(samples, "timelines_outbound_deliveries_pending") == 0  # kept, not a backlog
+
+
+def test_it_counts_the_accounts_the_governor_paused_until_their_pause_ends(client, account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from whatsapp.governor import pauses
+    from whatsapp.models import PAUSE_NEW_CONTACTS
+
+    assert value(scrape(client), "timelines_accounts_paused") == 0
+    now = timezone.now()
+    pauses.pause(account.pk, PAUSE_NEW_CONTACTS, now + timedelta(hours=1), "WhatsApp said 463")
+    assert value(scrape(client), "timelines_accounts_paused") == 1
+    # An ended pause no longer counts, even before the tick clears it.
+    account.refresh_from_db()
+    account.paused_until = now - timedelta(seconds=1)
+    account.save(update_fields=["paused_until"])
+    assert value(scrape(client), "timelines_accounts_paused") == 0

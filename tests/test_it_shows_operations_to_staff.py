@@ -80,3 +80,15 @@ def test_it_shows_workers_leases_backlogs_and_failures(staff, workspace, account
 
 def test_it_says_when_no_worker_ever_beat(staff):
     assert "no qcluster is running" in staff.get(URL).content.decode()
+
+
+def test_it_lists_the_paused_accounts_with_what_until_when_and_why(staff, account):
+    from whatsapp.governor import pauses
+    from whatsapp.models import PAUSE_ALL
+
+    until = timezone.now() + timedelta(hours=2)
+    pauses.pause(account.pk, PAUSE_ALL, until, "WhatsApp answered 475: the quota is used up.")
+    html = staff.get(URL).content.decode()
+    assert "No account is paused." not in html
+    assert account.phone in html and "All sending" in html
+    assert until.strftime("%Y-%m-%d %H:%M UTC") in html and "quota is used up" in html

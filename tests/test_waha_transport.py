@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from whatsapp.models import Chat, Message
 from whatsapp.store import store_message
-from whatsapp.transports import Attachment, TransportError, get_transport
+from whatsapp.transports import Attachment, Restricted, TransportError, get_transport
 from whatsapp.transports.waha import message_key, sent_message_key, waha_chat_id
 
 
@@ -73,7 +73,7 @@ def test_it_converts_chat_ids_both_ways():
         (
             500,
             {"exception": {"message": "2 UNKNOWN: server returned error 463"}},
-            True,
+            False,  # not failed: the governor pauses new contacts (test_it_pauses_on_463_...)
             "new chats",
         ),
     ],
@@ -117,22 +117,26 @@ def test_it_does_not_send_while_the_account_is_disconnected(waha_account, waha_c
     assert fake_waha.paths("POST") == []
 
 
-def test_it_refuses_new_chats_while_whatsapp_caps_them(waha_account, waha_chat, fake_waha):
-    capping = {"cappingStatus": "CAPPED", "cycleEnd": "2026-12-01T00:00:00Z"}
+def test_it_does_not_send_while_whatsapp_caps_the_account(waha_account, waha_chat, fake_waha):
+    capping = {"cappingStatus": "CAPPED", "cycleEnd": "2999-12-01T00:00:00Z"}
     waha_account.transport_settings["restrictions"] = {"messageCapping": capping}
     error = send_error(waha_account, outgoing(waha_chat))
-    assert error.permanent and "quota of new chats until 2026-12-01" in error.message
+    assert isinstance(error, Restricted) and (error.scope, error.permanent) == ("all", False)
+    assert "quota" in error.message and "2999-12-01" in error.message
     assert fake_waha.paths("POST") == []
-    # A contact who wrote first is not a new chat: that still goes out.
-    store_message(waha_chat, direction=Message.RECEIVED, origin="contact", text="hi")
+    capping["cycleEnd"] = "2001-01-01T00:00:00Z"  # the cycle is over: sending resumes
     assert get_transport(waha_account).send(outgoing(waha_chat))
 
 
-def test_it_refuses_new_chats_during_a_reachout_timelock(waha_account, waha_chat, fake_waha):
+def test_it_does_not_start_new_chats_during_a_reachout_timelock(waha_account, waha_chat, fake_waha):
     timelock = {"isActive": True, "timeEnforcementEnds": "2999-01-01T00:00:00Z"}
     waha_account.transport_settings["restrictions"] = {"reachoutTimelock": timelock}
     error = send_error(waha_account, outgoing(waha_chat))
-    assert error.permanent and "reachout timelock" in error.message
+    assert isinstance(error, Restricted) and error.scope == "new_contacts"
+    assert "reachout timelock" in error.message and not error.permanent
+    # A contact who wrote first is not a new chat: that still goes out.
+    store_message(waha_chat, direction=Message.RECEIVED, origin="contact", text="hi")
+    assert get_transport(waha_account).send(outgoing(waha_chat))
     timelock["timeEnforcementEnds"] = "2001-01-01T00:00:00Z"  # over: sending resumes
     assert get_transport(waha_account).send(outgoing(waha_chat))
 

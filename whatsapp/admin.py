@@ -10,10 +10,22 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from timelines.admin import ReadOnlyAdmin
-from whatsapp.models import Account, Chat, EarlyAck, MediaFile, Message, WahaConnection
+from whatsapp.governor import pauses
+from whatsapp.models import (
+    PAUSE_ALL,
+    Account,
+    Chat,
+    EarlyAck,
+    MediaFile,
+    Message,
+    WahaConnection,
+)
 from whatsapp.phones import InvalidPhone, normalize_phone
 from whatsapp.transports.simulator import NotASimulator, simulator_for
 from whatsapp.waha_server import Server
+
+# The governor's policy (SPEC G1); a pause goes through the actions, which announce it.
+POLICY_FIELDS = ["new_contacts_per_day", "quiet_from", "quiet_to", "time_zone", "check_numbers"]
 
 
 class AccountForm(forms.ModelForm):
@@ -22,11 +34,22 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ["workspace", "phone", "connected_by", "transport", "transport_settings"]
+        fields = [
+            "workspace",
+            "phone",
+            "connected_by",
+            "transport",
+            "transport_settings",
+            *POLICY_FIELDS,
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["transport"].choices = [(n, n) for n in settings.WHATSAPP_TRANSPORTS]
+        self.fields["time_zone"].required = False
+
+    def clean_time_zone(self):
+        return self.cleaned_data.get("time_zone") or "UTC"
 
     def clean_phone(self):
         try:
@@ -61,8 +84,9 @@ class AccountAdmin(admin.ModelAdmin):
         "connected_by",
         "last_connected_at",
         "next_send_at",
+        "paused",
     ]
-    list_filter = ["status", "transport", "workspace"]
+    list_filter = ["status", "transport", "paused", "workspace"]
     list_select_related = ["workspace", "connected_by"]
     search_fields = ["phone", "workspace__name", "connected_by__username", "connected_by__email"]
     raw_id_fields = ["workspace", "connected_by"]
@@ -77,8 +101,30 @@ class AccountAdmin(admin.ModelAdmin):
         "lease_until",
         "lease_token",
         "simulator",
+        "paused",
+        "paused_until",
+        "pause_reason",
+        "new_contacts_day",
+        "new_contacts_sent",
     ]
-    actions = ["mark_connected", "mark_disconnected"]
+    actions = ["mark_connected", "mark_disconnected", "pause_sending", "resume_sending"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and set(form.changed_data) & set(POLICY_FIELDS):
+            pauses.release_held(obj)  # held messages are looked at again under the new policy
+
+    @admin.action(description="Pause sending of selected accounts (until resumed)")
+    def pause_sending(self, request, queryset):
+        for account in queryset:
+            pauses.pause(account.pk, PAUSE_ALL, None, pauses.OWNER_PAUSE, by_owner=True)
+        self.message_user(request, f"{len(queryset)} account(s) paused.")
+
+    @admin.action(description="Resume sending of selected accounts")
+    def resume_sending(self, request, queryset):
+        for account in queryset:
+            pauses.resume(account.pk)
+        self.message_user(request, f"{len(queryset)} account(s) resumed.")
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

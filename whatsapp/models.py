@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,6 +21,17 @@ def validate_phone(value):
         normalize_phone(value)
     except InvalidPhone as exc:
         raise ValidationError(str(exc)) from None
+
+
+def validate_time_zone(value):
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"'{value}' is not a time zone (e.g. Europe/Warsaw).") from None
+
+
+PAUSE_ALL, PAUSE_NEW_CONTACTS = "all", "new_contacts"
+PAUSES = [("", "Not paused"), (PAUSE_ALL, "All sending"), (PAUSE_NEW_CONTACTS, "New contacts")]
 
 
 def new_message_id():
@@ -57,6 +69,33 @@ class Account(models.Model):
     ready_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=64, blank=True)
+
+    # The governor's policy (SPEC G1, whatsapp/governor/): set by the owner, an admin or
+    # `account_policy`. The defaults keep the seed's behaviour: no cap, no quiet hours, no checks.
+    new_contacts_per_day = models.PositiveIntegerField(
+        "new contacts per day",
+        null=True,
+        blank=True,
+        help_text="First messages to contacts this account never exchanged a message with, per "
+        "day in its time zone; empty for no cap.",
+    )
+    quiet_from = models.TimeField("quiet hours from", null=True, blank=True)
+    quiet_to = models.TimeField("quiet hours to", null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    check_numbers = models.BooleanField(
+        "check new numbers",
+        default=False,
+        help_text="Ask WhatsApp whether a new contact's "
+        "number is on WhatsApp before the first message.",
+    )
+    # A pause (G3): by the owner (until they resume), or by the governor when WhatsApp restricts
+    # the account (until the end WhatsApp reported). "new_contacts" holds only first messages.
+    paused = models.CharField(max_length=12, choices=PAUSES, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    pause_reason = models.CharField(max_length=300, blank=True)
+    # First messages to new contacts sent on `new_contacts_day` (a date in the account's zone).
+    new_contacts_day = models.DateField(null=True, blank=True, editable=False)
+    new_contacts_sent = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["workspace", "phone"]
@@ -150,6 +189,9 @@ class Chat(models.Model):
         related_name="responsible_chats",
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # What the transport answered when the governor checked the number (G4): kept, so a number
+    # is asked about once.
+    number_exists = models.BooleanField(null=True, blank=True, editable=False)
 
     objects = ChatQuerySet.as_manager()
 
@@ -278,18 +320,22 @@ class Message(models.Model):
     DIRECTIONS = [(SENT, "Sent"), (RECEIVED, "Received")]
 
     # Delivery status of messages we send; received messages have none ("").
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
     QUEUED = "queued"
     SENDING = "sending"
     DELIVERED = "delivered"
     READ = "read"
     FAILED = "failed"
     STATUSES = [
+        (SCHEDULED, "Scheduled"),
         (QUEUED, "Queued"),
         (SENDING, "Sending"),
         (SENT, "Sent"),
         (DELIVERED, "Delivered"),
         (READ, "Read"),
         (FAILED, "Failed"),
+        (CANCELLED, "Cancelled"),
     ]
 
     ORIGIN_INBOUND_WEBHOOK = "inbound_webhook"
@@ -346,6 +392,14 @@ class Message(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # G5: not before `send_at` (status `scheduled` until then); failed as expired if not handed
+    # to WhatsApp by `expires_at`.
+    send_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # G2: a queued message the governor set aside (a first message to a new contact while new
+    # contacts are held), out of the sender's index until `hold_until` (None: until resumed).
+    hold_reason = models.CharField(max_length=20, blank=True)
+    hold_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["timestamp", "id"]
@@ -356,8 +410,25 @@ class Message(models.Model):
             # messages waiting to be sent are in it.
             models.Index(
                 fields=["account", "id"],
-                condition=models.Q(status__in=["queued", "sending"]),
+                condition=models.Q(status__in=["queued", "sending"], hold_reason=""),
                 name="message_pending",
+            ),
+            # The governor's: messages set aside, by account; scheduled ones, by time; the ones
+            # that may expire before they leave.
+            models.Index(
+                fields=["account", "id"],
+                condition=models.Q(status="queued") & ~models.Q(hold_reason=""),
+                name="message_held",
+            ),
+            models.Index(
+                fields=["send_at", "id"],
+                condition=models.Q(status="scheduled"),
+                name="message_scheduled",
+            ),
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(status__in=["scheduled", "queued"], expires_at__isnull=False),
+                name="message_expiring",
             ),
         ]
 

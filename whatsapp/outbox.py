@@ -4,9 +4,10 @@ then wake the paced sender for its account once that transaction has committed."
 from django.db import transaction
 from django.utils import timezone
 
-from credits.models import reserve
+from credits.models import refund, reserve
 from whatsapp import sender
 from whatsapp.models import Message, new_message_id
+from whatsapp.status import move
 from whatsapp.store import new_message, store
 
 
@@ -24,8 +25,12 @@ def queued_message(
     attachment_name="",
     created_chat=False,
     message_id=None,
+    send_at=None,
+    expires_at=None,
 ):
-    """The unsaved message `queue_message` stores; its `credits` are what it costs."""
+    """The unsaved message `queue_message` stores; its `credits` are what it costs. With a
+    future `send_at` it is `scheduled` until then (G5; the paced sender queues it then:
+    whatsapp.sender.scheduled); one not handed to WhatsApp by `expires_at` fails as expired."""
     return new_message(
         chat,
         direction=Message.SENT,
@@ -35,10 +40,25 @@ def queued_message(
         text=text or "",
         attachment_url=attachment_url,
         attachment_name=attachment_name,
-        status=Message.QUEUED,
-        queued_at=timezone.now(),
+        status=Message.SCHEDULED if send_at else Message.QUEUED,
+        queued_at=None if send_at else timezone.now(),
+        send_at=send_at,
+        expires_at=expires_at,
         credits=message_cost(text, bool(attachment_url)),
     )
+
+
+def cancel(message):
+    """G5: cancel a scheduled or queued message and refund its credits, at once; returns the
+    credits refunded, or None when it had moved on (sending begun, sent, failed, cancelled). A
+    compare-and-swap on the status: a dispatcher that marks it `sending` at the same moment and
+    this cancel never both win, so it is either cancelled and refunded or sent, never both."""
+    message.error = "Cancelled by the integration."
+    with transaction.atomic():
+        expected = [Message.SCHEDULED, Message.QUEUED]
+        if not move([message], Message.CANCELLED, expected, ["error"]):
+            return None
+        return refund(message.chat.account.workspace, message.message_id, reason="Cancelled")
 
 
 def queue_message(chat, **fields):

@@ -28,3 +28,12 @@ account_status_changed = Signal()
 # A received (or phone-typed) message's file was stored, or found unavailable: the message is
 # complete (its size known) and can be announced with it. Arguments: message.
 media_settled = Signal()
+
+# The governor paused an account's sending (SPEC G3), or the pause ended. Arguments: account
+# (with its paused, paused_until and pause_reason), reason (words for people).
+account_paused = Signal()
+account_resumed = Signal()
+
+# The governor held queued messages that were about to be sent (G2). Arguments: messages, each
+# with `waiting` set to {"reason", "until"}.
+messages_held = Signal()

@@ -1,7 +1,8 @@
 """A sent message's status, and the one function that changes it.
 
-queued -> sending -> sent -> delivered -> read, or failed; a temporary error puts a `sending`
-message back to `queued`. The paced sender, delivery reports and expiries all move messages
+(scheduled ->) queued -> sending -> sent -> delivered -> read, or failed, or cancelled (a
+scheduled or queued message); a temporary error or a restriction puts a `sending` message back
+to `queued`. The paced sender, delivery reports and expiries all move messages
 through `move`, a compare-and-swap in one statement however many messages it moves: a message
 moves only from a status the caller expected, so two writers that race (a dispatcher that took an
 account over and the one that held it, a report and the sender) never both win, and each change
@@ -19,6 +20,13 @@ PENDING = (Message.QUEUED, Message.SENDING)
 # may use a partial index only when its own condition implies the index's, and SQLite cannot
 # tell that of a bound parameter (it scans every waiting message instead).
 PENDING_SQL = "(" + ", ".join(f"'{status}'" for status in PENDING) + ")"
+
+
+def waiting_sql(alias=""):
+    """The whole condition of the message_pending index, as SQL: waiting, and not set aside by
+    the governor (`alias`: the message table's alias in the query, if any)."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}status IN {PENDING_SQL} AND {prefix}hold_reason = ''"
 
 
 def move(messages, status, expected, fields=()):

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from whatsapp import views, waha_connect, waha_webhook
+from whatsapp.governor import pages as governor
 from whatsapp.media import views as media_views
 
 app_name = "whatsapp"
@@ -16,6 +17,13 @@ urlpatterns = [
     path("whatsapp/waha/<str:secret>/", waha_webhook.events, name="waha_events"),
     path("w/<int:workspace_id>/accounts/", waha_connect.accounts, name="accounts"),
     path("w/<int:workspace_id>/accounts/connect/", waha_connect.connect, name="waha_connect"),
+    path(
+        "w/<int:workspace_id>/accounts/<int:account_id>/policy/",
+        governor.save_policy,
+        name="account_policy",
+    ),
+    path("w/<int:workspace_id>/accounts/<int:account_id>/pause/", governor.pause, name="pause"),
+    path("w/<int:workspace_id>/accounts/<int:account_id>/resume/", governor.resume, name="resume"),
     path(
         "w/<int:workspace_id>/accounts/connect/<int:connection_id>/",
         waha_connect.connecting,

@@ -8,9 +8,11 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from timelines.access import workspace_for_member
+from whatsapp.governor import policy
 from whatsapp.media.retention import used_bytes
 from whatsapp.models import Chat, Message
 from whatsapp.replies import ReplyForm, ReplyRefused, send_reply
@@ -56,6 +58,11 @@ def _chat_page(request, chat, query, form=None, status=200):
     [around_id] = message_ids(query.get("around", "")) or [None]
     around = chat.messages.filter(message_id=around_id).first() if around_id else None
     page = paginator.get_page(_page_number(query, paginator, around))
+    now = timezone.now()
+    for message in page.object_list:
+        if message.status == Message.QUEUED:
+            message.chat = chat  # the page's own: no query per message
+            message.waiting = policy.waiting(message, now)
     context = {
         "workspace": chat.account.workspace,
         "chat": chat,

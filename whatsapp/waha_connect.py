@@ -12,6 +12,7 @@ from django.urls import reverse
 from timelines import safehttp
 from timelines.access import workspace_for_member, workspace_for_owner
 from timelines.site import site_url
+from whatsapp.governor import pages as governor_pages
 from whatsapp.models import WahaConnection
 from whatsapp.phones import InvalidPhone
 from whatsapp.transports.waha import WahaClient, WahaError, describe_restrictions, phone_of
@@ -130,10 +131,13 @@ def accounts(request, workspace_id):
     for account in accounts:
         account.waha_connection = connection = by_account.get(account.pk)
         account.waha_notes = notes_for(account, connection) if connection else []
+    is_owner = workspace.is_owner(request.user)
     context = {
         "workspace": workspace,
         "accounts": accounts,
-        "is_owner": workspace.is_owner(request.user),
+        "is_owner": is_owner,
+        "paused": governor_pages.decorate(accounts, is_owner),  # G1, G3
+        "recommended": governor_pages.policy.RECOMMENDED,
     }
     return render(request, "whatsapp/accounts.html", context)
 

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from timelines import safehttp
 from whatsapp.delivery import report_delivery
+from whatsapp.governor import waha as governor_waha
 from whatsapp.jids import InvalidJid, is_group_jid
 from whatsapp.media import received
 from whatsapp.models import STATUS_LENGTH, Account, Chat, Message
@@ -330,6 +331,8 @@ def on_session_status(connection, event):
     status = text(event["payload"].get("status"), STATUS_LENGTH).upper()
     me = obj(event.get("me"))
     restrictions = {k: me[k] for k in ("reachoutTimelock", "messageCapping") if obj(me.get(k))}
+    if restrictions and connection.account is not None:
+        governor_waha.apply_reported(connection.account, restrictions)  # G3: pause before 463
     if status != "WORKING":
         connection.record_status(status, restrictions)
         return "ok"

@@ -3,7 +3,8 @@
 
 WAHA's changelog decides it: the free Core tier signs events (HMAC) since 2024.11.5, and runs more
 than the `default` session and sends files since 2026.6.1, when Plus's features came to Core.
-Group acks (`message.ack.group`) exist since 2025.12.2, the lids API since 2025.5.4. Plus had
+Group acks (`message.ack.group`) exist since 2025.12.2, the lids API since 2025.5.4, the
+capping and timelock endpoints since 2026.8. Plus had
 HMAC, sessions and files before; the versions below matter for it only where noted.
 """
 
@@ -14,6 +15,8 @@ HMAC_SINCE = (2024, 11, 5)
 CORE_SESSIONS_AND_FILES_SINCE = (2026, 6, 1)
 GROUP_ACKS_SINCE = (2025, 12, 2)
 LIDS_SINCE = (2025, 5, 4)
+# GET /api/sessions/{session}/capping and /timelock (WAHA 2026.8's release notes, PR #2186).
+CAPPING_SINCE = (2026, 8, 0)
 
 _VERSION = re.compile(r"^\s*v?(\d{4})\.(\d{1,2})\.(\d{1,3})")
 
@@ -74,6 +77,11 @@ class Server:
     @property
     def sends_files(self):
         return not self._core_before(CORE_SESSIONS_AND_FILES_SINCE)
+
+    @property
+    def reads_capping(self):
+        """The capping and timelock endpoints (every tier); an unknown version is asked too."""
+        return not self._before(CAPPING_SINCE)
 
     def runs_session(self, name):
         return name == "default" or not self._core_before(CORE_SESSIONS_AND_FILES_SINCE)

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from timelines import workers
 from timelines.metrics import SWEEP_RECOVERED
+from whatsapp.governor import waha as governor_waha
 from whatsapp.jids import InvalidJid
 from whatsapp.media import received
 from whatsapp.models import Account, Message, WahaConnection
@@ -69,6 +70,7 @@ def sweep_accounts(now, deadline):
             break  # the next run starts with the accounts this one did not reach
         WahaConnection.objects.filter(pk=connection.pk).update(swept_at=now)
         recovered[connection.pk] = sweep_account(connection, now, deadline)
+        governor_waha.watch_capping(connection, now)  # G3: pause before WhatsApp answers 475
     return recovered
 
 

@@ -200,6 +200,20 @@ def linked_to_waha(shop, fake):
     return connection
 
 
+def waha_tenant(name, waha, credits):
+    """A tenant whose one account is linked through the fake WAHA `waha` (session default)."""
+    found = tenant(name, credits=credits, accounts=0)
+    linked_to_waha(found, waha)
+    return found
+
+
+def wait_for(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
 def direct_chat(account, phone=None, name=""):
     return Chat.get_or_create_direct(account, phone or next_number("+1415123"), name)[0]
 

@@ -27,7 +27,7 @@ from credits.models import LedgerEntry
 from tests.fake_waha import CORE_NEW, FakeWaha
 from tests.production.clusters import swapped_clusters
 from tests.production.conftest import ARTIFACTS
-from tests.production.helpers import linked_to_waha, post, tenant
+from tests.production.helpers import post, waha_tenant, wait_for
 from whatsapp.models import Message
 
 pytestmark = pytest.mark.production
@@ -107,9 +107,7 @@ def waha(orm):
 
 @pytest.fixture
 def shop(orm, waha):
-    found = tenant("Fenced", credits=30, accounts=0)
-    linked_to_waha(found, waha)
-    return found
+    return waha_tenant("Fenced", waha, credits=30)
 
 
 def send(server, shop, text, **fields):
@@ -117,13 +115,6 @@ def send(server, shop, text, **fields):
     answer = post(server, shop.path, {**body, "whatsapp_account_phone": shop.account.phone})
     assert answer.status == 200, answer
     return answer.json()["data"]["message_id"]
-
-
-def wait_for(condition, seconds, what):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def messages(ids):

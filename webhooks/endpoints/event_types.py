@@ -10,6 +10,8 @@ CHAT_ASSIGNED = "chat:assigned"
 CHAT_UNASSIGNED = "chat:unassigned"
 ACCOUNT_CONNECTED = "whatsapp_account:connected"
 ACCOUNT_DISCONNECTED = "whatsapp_account:disconnected"
+ACCOUNT_PAUSED = "whatsapp_account:paused"
+ACCOUNT_RESUMED = "whatsapp_account:resumed"
 MESSAGE_STATUS_CHANGED = "message:status:changed"
 
 ALL = [
@@ -24,6 +26,8 @@ ALL = [
     ACCOUNT_CONNECTED,
     ACCOUNT_DISCONNECTED,
     MESSAGE_STATUS_CHANGED,
+    ACCOUNT_PAUSED,
+    ACCOUNT_RESUMED,
 ]
 CHOICES = [(name, name) for name in ALL]
 

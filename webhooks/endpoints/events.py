@@ -19,12 +19,15 @@ from webhooks.outbound.events import new_when_changed, new_when_stored
 from webhooks.outbound.models import Delivery
 from whatsapp.models import Message
 from whatsapp.signals import (
+    account_paused,
+    account_resumed,
     account_status_changed,
     chat_created,
     chat_responsible_changed,
     media_settled,
     message_status_changed,
     message_stored,
+    messages_held,
 )
 
 REPORTED_STATUSES = (Message.DELIVERED, Message.READ, Message.FAILED)
@@ -88,6 +91,34 @@ def on_account_status_changed(sender, account, previous, reason="", **kwargs):
         return
     kind = types.ACCOUNT_CONNECTED if account.is_connected else types.ACCOUNT_DISCONNECTED
     emit(account, kind, lambda: payloads.account_payload(account, reason, timezone.now()))
+
+
+@receiver(account_paused, dispatch_uid="endpoints-account-paused")
+def on_account_paused(sender, account, reason="", **kwargs):
+    payload = payloads.pause_payload(account, reason, timezone.now())
+    emit(account, types.ACCOUNT_PAUSED, lambda: payload)
+
+
+@receiver(account_resumed, dispatch_uid="endpoints-account-resumed")
+def on_account_resumed(sender, account, reason="", **kwargs):
+    payload = payloads.pause_payload(account, reason, timezone.now())
+    emit(account, types.ACCOUNT_RESUMED, lambda: payload)
+
+
+@receiver(messages_held, dispatch_uid="endpoints-messages-held")
+def on_messages_held(sender, messages, **kwargs):
+    """G2: a message the governor held as it was about to be sent is announced as a status
+    event: still `queued`, with `waiting`."""
+    endpoints = subscribers({message.chat.account.workspace_id for message in messages})
+    for message in messages:
+        emit(
+            message.chat.account,
+            types.MESSAGE_STATUS_CHANGED,
+            lambda message=message: payloads.status_payload(message, Message.QUEUED),
+            chat_id=message.chat_id,
+            message_id=message.pk,
+            endpoints=endpoints,
+        )
 
 
 def _message_new(message, endpoints=None):

@@ -85,11 +85,23 @@ def status_payload(message, previous):
             "refunded_credits": message.credits if failed else 0,
         }
     )
+    waiting = getattr(message, "waiting", None)
+    if waiting:  # G2: held by the governor, still queued
+        until = waiting["until"]
+        payload["message"]["waiting"] = {
+            "reason": waiting["reason"],
+            "until": timestamp(until) if until else None,
+        }
     return payload
 
 
 def _status_time(message):
-    field = {"delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
+    field = {
+        "delivered": "delivered_at",
+        "read": "read_at",
+        "failed": "failed_at",
+        "queued": "queued_at",
+    }
     return getattr(message, field.get(message.status, ""), None) or timezone.now()
 
 
@@ -103,6 +115,19 @@ def account_payload(account, reason, at):
         "timestamp": timestamp(at),
         "reason": reason or "",
     }
+
+
+def pause_payload(account, reason, at):
+    """whatsapp_account:paused / :resumed (G3): the account event, with what the pause covers
+    ("all" sending or "new_contacts") and until when (null: until the owner resumes)."""
+    payload = account_payload(account, reason, at)
+    if account.paused:
+        until = account.paused_until
+        payload["paused"] = {
+            "scope": account.paused,
+            "until": timestamp(until) if until else None,
+        }
+    return payload
 
 
 def refresh_links(payload, message_id):

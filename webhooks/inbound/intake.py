@@ -7,7 +7,11 @@ bench/inbound.py), and the messages here are the product's interface.
 """
 
 import json
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from timelines import api, safehttp
 from webhooks.inbound import resolve
@@ -45,6 +49,8 @@ class SendRequest:
     account_phone: str  # as given, "" for the default account
     recipient_kind: str  # which of RECIPIENT_FIELDS names the recipient
     recipient: object  # its value: an int chat id, a JID, an E.164 phone or a chat name
+    send_at: datetime = None  # G5: not before (None: now)
+    expires_at: datetime = None  # G5: failed as expired if not handed to WhatsApp by then
 
 
 # -- Parsing -----------------------------------------------------------------------------------
@@ -78,6 +84,7 @@ def parse_send_request(data):
             'The field "text" is required and must not be empty (unless "file_url" is given).'
         )
     kind, recipient = _recipient(data)
+    send_at, expires_at = _schedule(data)
     return SendRequest(
         text=text,
         file_url=file_url,
@@ -85,7 +92,56 @@ def parse_send_request(data):
         account_phone=_account_phone(data),
         recipient_kind=kind,
         recipient=recipient,
+        send_at=send_at,
+        expires_at=expires_at,
     )
+
+
+# -- G5: when to send, and until when it may still go ------------------------------------------
+
+MAX_SCHEDULE = timedelta(days=30)
+TIME_EXAMPLE = '"2026-03-01T09:00:00+01:00" or "2026-03-01 08:00:00 +0000"'
+# TimelinesAI's own timestamp format (W3): "YYYY-MM-DD HH:MM:SS +0000".
+_SPACED = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) ([+-]\d{2}):?(\d{2})$")
+
+
+def _schedule(data):
+    """(send_at, expires_at): None when absent; a past send_at means now."""
+    now = timezone.now()
+    send_at, expires_at = _moment(data, "send_at"), _moment(data, "expires_at")
+    if send_at is not None and send_at > now + MAX_SCHEDULE:
+        raise bad('The field "send_at" is more than 30 days ahead; schedule closer to the time.')
+    if send_at is not None and send_at <= now:
+        send_at = None  # a past time means now
+    if expires_at is not None and expires_at <= max(send_at or now, now):
+        raise bad(
+            'The field "expires_at" must be later than now and than "send_at": the message '
+            "would expire before it could be sent."
+        )
+    return send_at, expires_at
+
+
+def _moment(data, field):
+    value = data.get(field)
+    if _absent(value):
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise bad(f'The field "{field}" must be a time such as {TIME_EXAMPLE}.')
+    text = value.strip()
+    spaced = _SPACED.match(text)
+    if spaced:
+        day, clock, hours, minutes = spaced.groups()
+        text = f"{day}T{clock}{hours}:{minutes}"
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad(f'The field "{field}" is not a time: use {TIME_EXAMPLE}.') from None
+    if moment.tzinfo is None:
+        raise bad(
+            f'The field "{field}" has no UTC offset: add one, as in {TIME_EXAMPLE}, so the time '
+            "is not misread."
+        )
+    return moment
 
 
 def _absent(value):

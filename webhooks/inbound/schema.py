@@ -70,6 +70,19 @@ SEND_REQUEST = {
             **PHONE,
             "description": "The same as whatsapp_account_phone, spelt as in the original docs.",
         },
+        "send_at": {
+            "type": "string",
+            "example": "2026-03-01T09:00:00+01:00",
+            "description": "Beyond TimelinesAI: send at this time, not before (ISO 8601 with an "
+            "offset, or 'YYYY-MM-DD HH:MM:SS +0000'; at most 30 days ahead; a past time means "
+            "now). The message is 'scheduled' until then, its credits reserved, then queued.",
+        },
+        "expires_at": {
+            "type": "string",
+            "example": "2026-03-01 18:00:00 +0000",
+            "description": "Beyond TimelinesAI: a message not handed to WhatsApp by this time "
+            "(same formats) fails with the error 'expired' and is refunded.",
+        },
     },
 }
 
@@ -105,7 +118,16 @@ STATUS = {
                 "message_id": {"type": "string"},
                 "status": {
                     "type": "string",
-                    "enum": ["queued", "sending", "sent", "delivered", "read", "failed"],
+                    "enum": [
+                        "scheduled",
+                        "queued",
+                        "sending",
+                        "sent",
+                        "delivered",
+                        "read",
+                        "failed",
+                        "cancelled",
+                    ],
                 },
                 "created_at": {"type": "string", "format": "date-time"},
                 "sent_at": NULLABLE_TIME,
@@ -113,6 +135,42 @@ STATUS = {
                 "read_at": NULLABLE_TIME,
                 "failed_at": NULLABLE_TIME,
                 "error": {"type": "string", "nullable": True},
+                "waiting": {
+                    "type": "object",
+                    "description": "Only while the account's governor holds a queued message: "
+                    "why, and until when (null: until the owner resumes the account).",
+                    "properties": {
+                        "reason": {
+                            "type": "string",
+                            "enum": ["quiet_hours", "new_contact_limit", "account_paused"],
+                        },
+                        "until": NULLABLE_TIME,
+                    },
+                },
+                "send_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "Only while the message is scheduled.",
+                },
+                "expires_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "Only when the request gave one.",
+                },
+            },
+        },
+    },
+}
+CANCELLED = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["success"]},
+        "data": {
+            "type": "object",
+            "properties": {
+                "message_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["cancelled"]},
+                "refunded_credits": {"type": "integer"},
             },
         },
     },
@@ -132,7 +190,10 @@ ERRORS = {
         "Unknown (or replaced) URL, or a message that is not this workspace's.",
         "Webhook not found",
     ),
-    405: ("A method other than POST (GET for the status lookup).", "Method GET not allowed."),
+    405: (
+        "A method other than POST (GET or DELETE for a message).",
+        "Method GET not allowed.",
+    ),
     409: (
         "No WhatsApp account can send (none connected, or the chat's account is disconnected), "
         "or chat_name matches more than one chat.",
@@ -243,6 +304,25 @@ message_status = extend_schema(
         403: _error_response(403),
         404: _error_response(404),
         405: _error_response(405),
+    },
+    tags=["Inbound webhook"],
+)
+
+message_cancel = extend_schema(
+    operation_id="inbound_message_cancel",
+    summary="Cancel a scheduled or queued message",
+    description=(
+        "Cancels a message that is still `scheduled` or `queued` and refunds its credits at once. "
+        "Once sending has begun (or it was sent, failed or cancelled) the answer is 409 and "
+        "nothing changes. A cancel racing the sender ends either cancelled and refunded or sent, "
+        "never both."
+    ),
+    parameters=[TOKEN, MESSAGE_ID],
+    responses={
+        200: OpenApiResponse(CANCELLED, description="Cancelled; the credits are refunded."),
+        403: _error_response(403),
+        404: _error_response(404),
+        409: OpenApiResponse(ERROR, description="Sending had begun: too late to cancel."),
     },
     tags=["Inbound webhook"],
 )

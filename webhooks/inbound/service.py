@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from functools import cached_property
 
+from django.utils import timezone
+
 from credits.models import QuotaExceeded, reservation
 from timelines.api import Body, read_body
 from webhooks.inbound import resolve, write
@@ -28,6 +30,7 @@ from webhooks.inbound.intake import (
     recipient_of,
 )
 from webhooks.inbound.models import MAX_BODY_BYTES, Attempt, IdempotencyKey
+from whatsapp.governor import policy
 from whatsapp.jids import is_group_jid
 from whatsapp.models import Message
 from whatsapp.outbox import queued_message
@@ -294,6 +297,8 @@ def message_fields(request):
         "origin": Message.ORIGIN_INBOUND_WEBHOOK,
         "attachment_url": request.file_url,
         "attachment_name": request.file_name,
+        "send_at": request.send_at,
+        "expires_at": request.expires_at,
     }
 
 
@@ -320,17 +325,7 @@ def attempt_row(workspace_id, call, outcome):
 
 def message_status(webhook, message_id):
     """The status data of one message this workspace sent, or an InboundError."""
-    if not webhook.enabled:
-        raise InboundError(403, "Webhook is disabled")
-    message = None
-    if len(message_id) <= 64 and "\x00" not in message_id:
-        message = Message.objects.filter(
-            message_id=message_id,
-            direction=Message.SENT,
-            chat__account__workspace_id=webhook.workspace_id,
-        ).first()
-    if message is None:
-        raise InboundError(404, "Message not found")
+    message = own_message(webhook, message_id)
     return {
         "message_id": message.message_id,
         "status": message.status,
@@ -340,7 +335,46 @@ def message_status(webhook, message_id):
         "read_at": _iso(message.read_at),
         "failed_at": _iso(message.failed_at),
         "error": message.error or None,
+        **governed(message),
     }
+
+
+def own_message(webhook, message_id):
+    """A message this workspace sent, named by its id, or an InboundError (403, 404)."""
+    if not webhook.enabled:
+        raise InboundError(403, "Webhook is disabled")
+    message = None
+    if len(message_id) <= 64 and "\x00" not in message_id:
+        message = (
+            Message.objects.filter(
+                message_id=message_id,
+                direction=Message.SENT,
+                chat__account__workspace_id=webhook.workspace_id,
+            )
+            .select_related("chat__account")
+            .first()
+        )
+    if message is None:
+        raise InboundError(404, "Message not found")
+    return message
+
+
+def governed(message):
+    """G2, G5: why and until when a queued message waits; when a scheduled one is due. Only
+    when they apply: a lookup of an ungoverned message reads exactly as before."""
+    data = {}
+    waiting = policy.waiting(message, timezone.now())
+    if waiting:
+        data["waiting"] = waiting_object(waiting)
+    if message.status == Message.SCHEDULED:
+        data["send_at"] = _iso(message.send_at)
+    if message.expires_at:
+        data["expires_at"] = _iso(message.expires_at)
+    return data
+
+
+def waiting_object(waiting):
+    return {"reason": waiting["reason"], "until": _iso(waiting["until"])}
 
 
 def _iso(moment):

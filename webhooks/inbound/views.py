@@ -10,6 +10,7 @@ from timelines.api import JSONOnlyAPIView, logged_once
 from timelines.logs import log_download
 from timelines.metrics import INBOUND_REQUESTS
 from webhooks.inbound import schema, service
+from webhooks.inbound.cancel import cancel_message
 from webhooks.inbound.intake import InboundError
 from webhooks.inbound.models import Attempt, InboundWebhook
 
@@ -65,17 +66,24 @@ class Endpoint(InboundAPIView):
 
 
 class MessageStatus(InboundAPIView):
-    """GET the status of a message sent through this workspace (I12)."""
+    """GET the status of a message sent through this workspace (I12); DELETE cancels it (G5)."""
 
-    http_method_names = ["get"]
+    http_method_names = ["get", "delete"]
 
     @schema.message_status
     def get(self, request, token, message_id):
+        return self.answer(token, message_id, service.message_status)
+
+    @schema.message_cancel
+    def delete(self, request, token, message_id):
+        return self.answer(token, message_id, cancel_message)
+
+    def answer(self, token, message_id, action):
         webhook = InboundWebhook.by_token(token)
         if webhook is None:
             return error(WEBHOOK_NOT_FOUND)
         try:
-            data = service.message_status(webhook, message_id)
+            data = action(webhook, message_id)
         except InboundError as err:
             return error(err)
         return Response({"status": "success", "data": data})

@@ -14,11 +14,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connections, transaction
 
+from whatsapp.governor import screening
+from whatsapp.governor.policy import account_hold
 from whatsapp.models import Message
-from whatsapp.sender import holds
+from whatsapp.sender import holds, scheduled
 from whatsapp.sender.clock import Clock, FakeClock
 from whatsapp.sender.outcomes import INTERRUPTED, fail, next_send, record_failure, record_sent
-from whatsapp.sender.sending import Job, execute, longest_send
+from whatsapp.sender.sending import EXPIRED, Job, execute, longest_send
 from whatsapp.status import move
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class Dispatcher:
         """Record finished sends, keep the running ones held, claim due accounts, start sends."""
         self.settle()
         self.renew()
+        scheduled.release_due(self.clock.now())
         room = self.capacity - len(self.inflight)
         if room <= 0:
             return POLL  # every thread is busy: wait for sends to finish
@@ -106,6 +109,9 @@ class Dispatcher:
                 if job:
                     job.held_until, job.claimed_at, job.more = now + holds.hold(), now, pending > 1
                     jobs.append(job)
+            jobs, held = screening.screen(jobs, now)
+            for job in held:  # set aside: the account's next message is looked at right away
+                holds.release(self.token, job.account_id, next_send_at=job.due)
             return self.mark_sending(jobs, now)
 
     def check(self, account_id, message, due, now):
@@ -117,11 +123,19 @@ class Dispatcher:
             # died or froze around the transport call. Never guess: fail and refund.
             self.failed += fail(message, INTERRUPTED, now, reason="interrupted")
             return holds.release(self.token, account_id, next_send_at=max(due, now))
-        if not message.chat.account.is_connected:
+        account = message.chat.account
+        if not account.is_connected:
             Message.objects.filter(account_id=account_id, status=Message.QUEUED, error="").update(
                 error=WAITING
             )
             return holds.release(self.token, account_id, next_send_at=None)
+        hold = account_hold(account, now)
+        if hold is not None:
+            # Quiet hours or a pause (G2, G3): not due again before it ends (or a resume).
+            return holds.release(self.token, account_id, next_send_at=hold[1])
+        if message.expires_at and message.expires_at <= now:
+            self.failed += fail(message, EXPIRED, now, expected=[Message.QUEUED], reason="expired")
+            return holds.release(self.token, account_id, next_send_at=due)
         return Job(message, due, held_until=now, claimed_at=now)
 
     def mark_sending(self, jobs, now):
@@ -182,6 +196,7 @@ class Dispatcher:
                 if outcome.job.account_id in held:
                     (busy if more else maybe_idle).append((outcome.job.account_id, nxt))
             holds.settle(self.token, busy, maybe_idle)
+            screening.after_sends(outcomes)
 
     def record(self, outcome):
         """Record a failed outcome (sent ones are recorded together); returns whether its

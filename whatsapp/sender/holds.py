@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef
 
-from whatsapp.models import Account, Message
-from whatsapp.status import PENDING, PENDING_SQL
+from whatsapp.models import PAUSE_ALL, Account, Message
+from whatsapp.status import PENDING, waiting_sql
 
 
 def hold():
@@ -36,7 +36,7 @@ def table():
 
 
 def pending_of_account():
-    return Message.objects.filter(account_id=OuterRef("pk"), status__in=PENDING)
+    return Message.objects.filter(account_id=OuterRef("pk"), status__in=PENDING, hold_reason="")
 
 
 def wake_statement(account_id, now):
@@ -47,6 +47,18 @@ def wake_statement(account_id, now):
         "WHERE id = %s AND next_send_at IS NULL"
     )
     return sql, [now, now, account_id]
+
+
+def wake_many(account_ids, now):
+    """wake_statement for many accounts at once (scheduled messages released together)."""
+    marks = ", ".join(["%s"] * len(account_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table()} SET next_send_at = CASE WHEN ready_at > %s THEN ready_at ELSE %s "
+            f"END WHERE id IN ({marks}) AND next_send_at IS NULL",
+            [now, now, *account_ids],
+        )
+        return cursor.rowcount
 
 
 def any_due(horizon):
@@ -98,7 +110,7 @@ def heads(account_ids):
     marks = ", ".join(["%s"] * len(account_ids))
     sql = (
         f"SELECT MIN(id), COUNT(*) FROM {quote(Message._meta.db_table)} "
-        f"WHERE account_id IN ({marks}) AND status IN {PENDING_SQL} GROUP BY account_id"
+        f"WHERE account_id IN ({marks}) AND {waiting_sql()} GROUP BY account_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, list(account_ids))
@@ -134,7 +146,7 @@ def settle(token, busy, maybe_idle):
         if maybe_idle:
             more = (
                 f"EXISTS (SELECT 1 FROM {quote(Message._meta.db_table)} m "
-                f"WHERE m.account_id = {table()}.id AND m.status IN {PENDING_SQL})"
+                f"WHERE m.account_id = {table()}.id AND {waiting_sql('m')})"
             )
             cursor.executemany(
                 f"UPDATE {table()} SET next_send_at = CASE WHEN {more} THEN %s ELSE NULL END, "
@@ -161,7 +173,10 @@ def next_due():
 def rewake_lost(now):
     """Accounts with work whose wake was lost (a worker died between commit and wake): due now,
     or at the end of their gap. Returns how many."""
-    lost = Account.objects.filter(next_send_at__isnull=True, status=Account.CONNECTED)
+    lost = Account.objects.filter(next_send_at__isnull=True, status=Account.CONNECTED).exclude(
+        paused=PAUSE_ALL,
+        paused_until__isnull=True,  # paused until resumed: resuming wakes it
+    )
     ids = list(lost.filter(Exists(pending_of_account())).values_list("pk", flat=True))
     for pk in ids:
         sql, params = wake_statement(pk, now)

@@ -114,7 +114,14 @@ def count_sent(messages):
 def record_failure(outcome):
     """Record a send that did not go out; returns (failed now?, retry time or None)."""
     message = outcome.job.message
-    if not outcome.called and outcome.error == NOT_HANDED_OVER:
+    if outcome.restriction is not None:
+        # WhatsApp restricts the account (G3): the message waits for the pause to end, neither
+        # failed nor refunded, and the attempt is not counted against it.
+        message.send_attempts -= 1
+        if move([message], Message.QUEUED, [Message.SENDING], ["send_attempts"]):
+            return False, None
+        note = f"It was in fact not sent: WhatsApp refused it ({outcome.error})."
+    elif not outcome.called and outcome.error == NOT_HANDED_OVER:
         message.send_attempts -= 1  # never reached the transport: no attempt spent
         if move([message], Message.QUEUED, [Message.SENDING], ["send_attempts"]):
             return False, None

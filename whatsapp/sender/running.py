@@ -11,7 +11,7 @@ from django.utils import timezone
 from timelines import workers
 from whatsapp.delivery import forget_early_acks
 from whatsapp.models import Account, Message
-from whatsapp.sender import holds
+from whatsapp.sender import holds, scheduled
 from whatsapp.sender.dispatcher import Dispatcher
 from whatsapp.sender.outcomes import fail
 from whatsapp.sender.sending import longest_send
@@ -120,10 +120,20 @@ def _start_successor(name, token):
 
 
 def tick(now=None):
-    """The one-minute schedule: recover lost wakes, expire messages stuck behind a disconnected
-    account, keep the dispatchers running, forget early acks that never met their send."""
+    """The one-minute schedule: release scheduled messages and end holds and pauses that are over
+    (the dispatchers do the first every round; this covers a time with none running), expire
+    messages past their `expires_at`, recover lost wakes, expire messages stuck behind a
+    disconnected account, keep the dispatchers running, forget early acks that never met their
+    send."""
+    from whatsapp.governor import pauses
+
     now = now or timezone.now()
+    pauses_ended, released = pauses.end_due(now)
     return {
+        "scheduled_released": scheduled.release_all_due(now),
+        "expired_by_request": scheduled.expire_due(now),
+        "pauses_ended": pauses_ended,
+        "holds_released": released,
         "rewoken": holds.rewake_lost(now),
         "expired": expire_waiting(now),
         "dispatchers_started": ensure_dispatchers(now),

@@ -19,10 +19,11 @@ from django.conf import settings
 from whatsapp.attachments import DOWNLOAD_DEADLINE, AttachmentError, fetch_attachment
 from whatsapp.media import sent
 from whatsapp.models import Message
-from whatsapp.transports import NotOnWhatsApp, TransportError
+from whatsapp.transports import NotOnWhatsApp, Restricted, TransportError
 
 log = logging.getLogger(__name__)
 
+EXPIRED = "expired"
 NOT_HANDED_OVER = (
     "The hold on the account was not confirmed in time, so it was not handed to WhatsApp."
 )
@@ -51,6 +52,8 @@ class Job:
     claimed_at: datetime
     more: bool = False  # the account had more messages waiting when it was claimed
     lost: bool = False
+    new_contact: bool = False  # a first message to a new contact (the governor counts them)
+    check_number: bool = False  # ask the transport whether the number is on WhatsApp first
 
     @property
     def account_id(self):
@@ -72,29 +75,59 @@ class Outcome:
     attachment: object = field(default=None, repr=False)
     kept: str = ""  # where the bytes sent were stored (whatsapp.media.sent)
     reason: str = "transport"  # the failure's kind, for timelines_messages_failed_total
+    restriction: Restricted = None  # WhatsApp restricts the account: back to the queue, pause
+    number_exists: bool = None  # what a number check answered
 
     @property
     def ok(self):
-        return not self.error
+        return not self.error and self.restriction is None
 
 
 def execute(job, clock):
     """Run the send of `job`; returns its Outcome (never raises)."""
     message = job.message
-    started = None
+    started = checked = None
     try:
         attachment = None
         if message.attachment_url:
             attachment = fetch_attachment(message.attachment_url, message.attachment_name)
+        transport = message.chat.account.get_transport()
+        if job.check_number:
+            # Before the wait, like the download: a question, not a message, so no gap for it.
+            checked = transport.number_exists(message.chat.phone)
+            if checked is False:
+                error = NotOnWhatsApp(message.chat.phone).message
+                return Outcome(
+                    job,
+                    clock.now(),
+                    error=error,
+                    permanent=True,
+                    called=False,
+                    number_exists=False,
+                    reason="not_on_whatsapp",
+                )
+            message.chat.number_exists = checked  # the transport need not ask again
         clock.sleep((job.due - clock.now()).total_seconds())
         started = clock.now()
         if not job.may_call(started):
             return Outcome(job, started, error=NOT_HANDED_OVER, called=False)
-        external_id = message.chat.account.get_transport().send(message, attachment)
+        if message.expires_at and started >= message.expires_at:
+            return Outcome(
+                job, started, error=EXPIRED, permanent=True, called=False, reason="expired"
+            )
+        external_id = transport.send(message, attachment)
         kept = sent.store_sent(message, attachment) if attachment is not None else ""
         return Outcome(
-            job, clock.now(), started, external_id=external_id, attachment=attachment, kept=kept
+            job,
+            clock.now(),
+            started,
+            external_id=external_id,
+            attachment=attachment,
+            kept=kept,
+            number_exists=checked,
         )
+    except Restricted as exc:
+        return Outcome(job, clock.now(), started, error=exc.message, restriction=exc)
     except AttachmentError as exc:
         return Outcome(
             job, clock.now(), error=str(exc), permanent=True, called=False, reason="attachment"
@@ -102,7 +135,13 @@ def execute(job, clock):
     except TransportError as exc:
         reason = "not_on_whatsapp" if isinstance(exc, NotOnWhatsApp) else "transport"
         return Outcome(
-            job, clock.now(), started, error=exc.message, permanent=exc.permanent, reason=reason
+            job,
+            clock.now(),
+            started,
+            error=exc.message,
+            permanent=exc.permanent,
+            reason=reason,
+            number_exists=checked,
         )
     except Exception as exc:  # a transport bug: treat like a temporary error, keep going
         log.exception("transport failed on %s", message.message_id)

@@ -23,6 +23,16 @@ class NotOnWhatsApp(TransportError):
         super().__init__(f"{phone} is not on WhatsApp", permanent=True)
 
 
+class Restricted(TransportError):
+    """WhatsApp restricts the account (SPEC G3): the message was not sent and must wait, not
+    fail. `scope` is "new_contacts" (463: no new chats for a while) or "all" (475, capped, a
+    ban-like session failure); `until` is when WhatsApp says it ends (None: not said)."""
+
+    def __init__(self, message, scope, until=None):
+        super().__init__(message, permanent=False)
+        self.scope, self.until = scope, until
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A downloaded file, ready to hand to a transport."""
@@ -46,6 +56,10 @@ class Transport:
     def send(self, message, attachment=None):
         """Send `message` (a whatsapp.models.Message) to its chat; return the provider's id."""
         raise NotImplementedError
+
+    def number_exists(self, phone):
+        """Whether `phone` is on WhatsApp (G4): True, False, or None when it cannot be told."""
+        return None
 
 
 def transport_class(name):

@@ -1,7 +1,8 @@
 """The simulator: the embedded default transport, so the product can be tried with no phone.
 
 Sending succeeds at once, except for numbers whose last four digits are 0000, which fail with a
-permanent "not on WhatsApp" error (like a payment provider's test card numbers). A send takes
+permanent "not on WhatsApp" error (like a payment provider's test card numbers; a number check
+says the same of them). A send takes
 the account's `latency_ms` setting (transport_settings; none by default), the way a real WhatsApp
 bridge takes 100-500 ms (bench/pacing.py --latency). Received messages are injected with
 `receive` (the `simulate_incoming` command).
@@ -48,6 +49,9 @@ class SimulatorTransport(Transport):
         if phone and phone.endswith(FAILING_SUFFIX):
             raise NotOnWhatsApp(phone)
         return f"sim-{uuid.uuid4().hex}"
+
+    def number_exists(self, phone):
+        return not phone.endswith(FAILING_SUFFIX)
 
     def receive(self, *, from_phone, text, name="", group="", file=None):
         """Store a received message as if the contact had sent it; returns the Message.

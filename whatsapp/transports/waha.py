@@ -19,8 +19,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from timelines import safehttp
+from whatsapp.governor import waha as governor_waha
 from whatsapp.jids import InvalidJid, is_group_jid, jid_user, normalize_jid, to_c_us
-from whatsapp.transports import NotOnWhatsApp, Transport, TransportError
+from whatsapp.transports import NotOnWhatsApp, Restricted, Transport, TransportError
 from whatsapp.waha_server import CORE_SESSIONS_AND_FILES_SINCE, Server, dotted
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,14 @@ log = logging.getLogger(__name__)
 # answers, so it is what we keep in Message.external_id.
 _SERIALIZED_ID = re.compile(r"^(?:true|false)_([^_]+@[^_]+)_([^_]+)")
 
-# WhatsApp answers 463 when the account may not start new chats for a while (reachout timelock).
+# WhatsApp answers 463 when the account may not start new chats for a while (reachout timelock),
+# 475 when its quota of messages is used up (message capping); a banned account's session fails
+# with words like these. Each pauses the account (SPEC G3) instead of failing the message.
 _TIMELOCK_ERROR = re.compile(r"\b(?:error|code)\W{0,3}463\b", re.IGNORECASE)
+_CAPPED_ERROR = re.compile(r"\b(?:error|code)\W{0,3}475\b|\bcapped\b", re.IGNORECASE)
+_BANNED_ERROR = re.compile(
+    r"\bbanned\b|\baccount (?:is |was |has been )?(?:blocked|suspended)\b", re.IGNORECASE
+)
 # WAHA Core before 2026.6.1: "The feature is available only in Plus version. Check this out: ..."
 _PLUS_ONLY = re.compile(r"available only in plus", re.IGNORECASE)
 
@@ -290,6 +297,9 @@ class WahaTransport(Transport):
         super().__init__(account)
         self.client = WahaClient.for_settings(self.settings)
 
+    def number_exists(self, phone):
+        return self.client.number_exists(phone)
+
     def send(self, message, attachment=None):
         if not self.account.is_connected:
             # The sender should not even try; if it does, the message waits for the phone.
@@ -316,7 +326,13 @@ class WahaTransport(Transport):
         """Map WAHA's refusal to a TransportError: permanent when resending cannot help."""
         status, text = response.status, error_text(response)
         if _TIMELOCK_ERROR.search(text):
-            return TransportError(timelock_message(), permanent=True)
+            until = governor_waha.timelock_end(self.client, self.settings, timezone.now())
+            return Restricted(governor_waha.timelock_words(until), "new_contacts", until)
+        if _CAPPED_ERROR.search(text):
+            until = governor_waha.capping_end(self.client, self.settings, timezone.now())
+            return Restricted(governor_waha.capped_words(until), "all", until)
+        if _BANNED_ERROR.search(text):
+            return Restricted(f"WhatsApp refused the account: {text}", "all", None)
         if status == 422 and _PLUS_ONLY.search(text):
             return TransportError(
                 f"This WAHA server cannot send it: {text} (WAHA Core sends files since "
@@ -328,35 +344,29 @@ class WahaTransport(Transport):
         if status in (404, 422) and "session" in text.lower():
             return TransportError(f"The WAHA session is not ready: {text}")
         if status in (408, 425, 429) or status >= 500:
-            if chat.phone and self.client.number_exists(chat.phone) is False:
+            known = chat.number_exists  # a number check before the send (G4) already said
+            if chat.phone and not known and self.client.number_exists(chat.phone) is False:
                 return NotOnWhatsApp(chat.phone)
             return TransportError(f"WAHA failed to send (HTTP {status}): {text}")
         return TransportError(f"WAHA refused the message (HTTP {status}): {text}", permanent=True)
 
 
-def timelock_message(until=""):
-    return (
-        f"WhatsApp has temporarily restricted this account from starting new chats{until} "
-        "(reachout timelock, error 463). Messages to contacts who wrote to this account first "
-        "still go out; try new contacts again after the restriction ends."
-    )
-
-
 def check_restrictions(restrictions, chat):
-    """Refuse a first message to a new contact while WhatsApp restricts new chats, as WAHA last
-    reported (session.status events carry me.reachoutTimelock and me.messageCapping)."""
-    if chat.is_group or chat.messages.filter(direction="received").exists():
-        return
-    timelock = active_timelock(restrictions)
-    if timelock is not None:
-        raise TransportError(timelock_message(timelock), permanent=True)
+    """Do not even try while WAHA last reported a restriction that covers the message (the
+    `me` of session.status: reachoutTimelock for new contacts, messageCapping for all): the
+    governor pauses what it covers, and the message waits."""
+    now = timezone.now()
     capping = capped_until(restrictions)
     if capping is not None:
-        raise TransportError(
-            "WhatsApp's message capping has used up this account's quota of new chats"
-            f"{capping}; messages to contacts who wrote first still go out.",
-            permanent=True,
-        )
+        until = governor_waha.end_of(restrictions["messageCapping"].get("cycleEnd"), now)
+        until = until or governor_waha.default_end(now)
+        raise Restricted(governor_waha.capped_words(until), "all", until)
+    if chat.is_group or chat.messages.filter(direction="received").exists():
+        return
+    if active_timelock(restrictions) is not None:
+        ends = restrictions["reachoutTimelock"].get("timeEnforcementEnds")
+        until = governor_waha.end_of(ends, now) or governor_waha.default_end(now)
+        raise Restricted(governor_waha.timelock_words(until), "new_contacts", until)
 
 
 def active_timelock(restrictions):
@@ -365,7 +375,7 @@ def active_timelock(restrictions):
     if not isinstance(timelock, dict) or not timelock.get("isActive"):
         return None
     ends = timelock.get("timeEnforcementEnds")
-    if ends and _parse_time(ends) <= timezone.now():
+    if ends and parse_time(ends) <= timezone.now():
         return None
     return f" until {shown_time(ends)}" if ends else ""
 
@@ -374,6 +384,8 @@ def capped_until(restrictions):
     """' until <date>' (or '') while WhatsApp's message capping holds; None otherwise."""
     capping = (restrictions or {}).get("messageCapping") or {}
     if not isinstance(capping, dict) or str(capping.get("cappingStatus", "")).upper() != "CAPPED":
+        return None
+    if capping.get("cycleEnd") and parse_time(capping["cycleEnd"]) <= timezone.now():
         return None
     return f" until {shown_time(capping['cycleEnd'])}" if capping.get("cycleEnd") else ""
 
@@ -392,13 +404,13 @@ def describe_restrictions(restrictions):
 
 def shown_time(value):
     """WAHA's end time (Unix seconds or milliseconds, or ISO 8601) as 'YYYY-MM-DD HH:MM UTC'."""
-    when = _parse_time(value)
+    when = parse_time(value)
     if when.year == datetime.max.year:
         return str(value)[:40]
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _parse_time(value):
+def parse_time(value):
     """An ISO 8601 string or a Unix timestamp -> aware datetime (far future if unreadable)."""
     if isinstance(value, int | float) or str(value).isdigit():
         return from_timestamp(value)
