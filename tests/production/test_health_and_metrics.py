@@ -54,10 +54,16 @@ def wait_until(condition, timeout, what):
 
 def nothing_waits(messages=None):
     """No send can happen meanwhile: nothing being sent, nothing queued on a connected account
-    (an earlier file's messages may wait for a disconnected one: those count nothing)."""
+    that may send (an earlier file's messages may wait for a disconnected account, or one the
+    governor paused, or be held themselves: those count nothing)."""
     messages = Message.objects.all() if messages is None else messages
     sending = messages.filter(status=Message.SENDING)
-    queued = messages.filter(status=Message.QUEUED, chat__account__status=Account.CONNECTED)
+    queued = messages.filter(
+        status=Message.QUEUED,
+        chat__account__status=Account.CONNECTED,
+        chat__account__paused="",
+        hold_reason="",
+    )
     return not sending.exists() and not queued.exists()
 
 
