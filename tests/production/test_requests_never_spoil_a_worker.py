@@ -8,6 +8,7 @@ the worker's pid: after a refusal on worker W, valid requests are sent until one
 on W (and every one of them must be a 200)."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -49,20 +50,27 @@ class Valid:
 
     def __init__(self, server, rich, chat):
         self.server, self.path, self.bodies = server, rich.path, valid_bodies(chat)
-        self.answers, self.n = [], 0
+        self.answers, self.n, self.lock = [], 0, threading.Lock()
 
     def send(self, headers=None):
-        self.n += 1
-        answer = post(self.server, self.path, self.bodies[self.n % len(self.bodies)], headers)
-        self.answers.append(answer)
+        with self.lock:
+            self.n += 1
+            body = self.bodies[self.n % len(self.bodies)]
+        answer = post(self.server, self.path, body, headers)
+        with self.lock:
+            self.answers.append(answer)
         return answer
 
     def until_on(self, workers):
-        """Valid requests until each of `workers` has answered one."""
+        """Valid requests until each of `workers` has answered one. Sent one at a time, the
+        kernel tends to hand them to the worker that waited last, so when one is not reached
+        soon, they go four at a time: every worker is then busy, the one sought included."""
         left = set(workers)
-        for _ in range(MAX_TRIES * len(left)):
-            answer = self.send()
-            left.discard(self.server.worker_of(answer.probe))
+        for tries in range(MAX_TRIES * len(left)):
+            at_once = 1 if tries < 8 else 4
+            with ThreadPoolExecutor(at_once) as pool:
+                answers = list(pool.map(lambda _: self.send(), range(at_once)))
+            left -= {self.server.worker_of(answer.probe) for answer in answers}
             if not left:
                 return
         raise AssertionError(f"no valid request reached workers {left}")
