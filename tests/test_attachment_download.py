@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from timelines import safehttp
+from timelines import urlguard
 from whatsapp import attachments
 from whatsapp.attachments import AttachmentError, fetch_attachment, looks_like_html
 
@@ -147,7 +147,7 @@ def test_it_refuses_a_private_address_when_they_are_not_allowed(server, settings
 def test_it_checks_every_redirect_hop_again(server, settings, monkeypatch):
     # Let 127.0.0.1 pass as "public" for this test; its redirect to 127.0.0.2 must still fail.
     settings.ALLOW_PRIVATE_URLS = False
-    monkeypatch.setattr(safehttp, "_is_public", lambda ip: ip == ipaddress.ip_address("127.0.0.1"))
+    monkeypatch.setattr(urlguard, "_is_public", lambda ip: ip == ipaddress.ip_address("127.0.0.1"))
     with pytest.raises(AttachmentError, match="127.0.0.2"):
         fetch_attachment(f"{server}/to-private", "x")
     assert Files.hits == ["/to-private"]

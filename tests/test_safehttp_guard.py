@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from timelines import safehttp
+from timelines import safehttp, urlguard
 
 # Every form that reaches loopback, private, link-local, CGNAT, multicast, reserved or unspecified.
 DISGUISED = [
@@ -215,7 +215,7 @@ def test_the_odd_spellings_are_ones_the_resolver_would_take_for_loopback():
 
 @pytest.mark.parametrize("address", PUBLIC)
 def test_it_accepts_public_addresses(address, guarded, resolver):
-    assert safehttp._is_public(ipaddress.ip_address(address))
+    assert urlguard._is_public(ipaddress.ip_address(address))
     assert safehttp.check_url(url_of(address)) == url_of(address)
 
 

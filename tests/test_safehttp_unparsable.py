@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 
 from credits.models import Balance, grant
 from tests.fake_waha import fixture
-from timelines import safehttp
+from timelines import safehttp, urlguard
 from webhooks.outbound.forms import OutboundWebhookForm
 from webhooks.outbound.models import OutboundWebhook
 from whatsapp.models import Message
@@ -54,7 +54,7 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("no lookup or connection may happen for an unparsable URL")
 
-    monkeypatch.setattr(safehttp, "_resolve", refuse)
+    monkeypatch.setattr(urlguard, "_resolve", refuse)
 
 
 @pytest.mark.parametrize("allowed", [True, False])
