@@ -116,10 +116,12 @@ def execute(job, clock):
                 job, started, error=EXPIRED, permanent=True, called=False, reason="expired"
             )
         external_id = transport.send(message, attachment)
+        # The call's end, not the storage's: keeping the file sent must not stretch the gap.
+        returned = clock.now()
         kept = sent.store_sent(message, attachment) if attachment is not None else ""
         return Outcome(
             job,
-            clock.now(),
+            returned,
             started,
             external_id=external_id,
             attachment=attachment,
