@@ -90,6 +90,22 @@ def checkout(revision, tmp):
     return path
 
 
+def isolated(tmp):
+    """A directory whose sitecustomize drops the editable install's import hooks: without it, a
+    package the baseline does not have (a template tag library, say) would still be imported
+    from this checkout, into the baseline's processes."""
+    path = Path(tmp) / "isolated"
+    path.mkdir(exist_ok=True)
+    (path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "ours = lambda hook: getattr(hook, '__module__', '').startswith('__editable__')\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if not ours(f)]\n"
+        "sys.path_hooks[:] = [h for h in sys.path_hooks if not ours(h)]\n"
+        "sys.path_importer_cache.clear()\n"
+    )
+    return path
+
+
 def run_child(args, n, label, code, tmp, policies="off"):
     name = f"{label.split()[0]}-{policies}-{n}"
     database = args.database or f"sqlite:///{tmp}/bench-{name}.sqlite3"
@@ -104,7 +120,7 @@ def run_child(args, n, label, code, tmp, policies="off"):
         "DJANGO_SETTINGS_MODULE": "timelines.settings",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         "SENDER_DISPATCHERS": str(args.dispatchers),
-        "PYTHONPATH": str(code),
+        "PYTHONPATH": str(code) if code == ROOT else f"{code}{os.pathsep}{isolated(tmp)}",
     }
     env.pop("REDIS_URL", None)  # the embedded default's broker: the database
     cmd = [sys.executable, __file__, "--run", str(n), "--messages", str(args.messages)]
